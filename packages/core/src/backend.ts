@@ -7,8 +7,9 @@
  * Every method either succeeds or throws a {@link VfioSystemError}; nothing else is ever thrown for a failed call.
  */
 
-/** The ABIs vfio-ts knows. The name fixes ioctl encoding, struct layout and byte order. */
-export type Arch = 'x86_64' | 'aarch64' | 'ppc64le' | 'ppc64' | 'i386';
+import type { Arch } from '@vfio-ts/uapi';
+
+export type { Arch };
 
 /** `PROT_*` bits as the kernel spells them; the values come from the generated uapi package. */
 export interface MmapOptions {
