@@ -4,24 +4,23 @@
  * vfio.h with that ABI's compiler and sysroot, then read sizes, offsets, constants and ioctl numbers back out of the
  * object file. Nothing in TypeScript evaluates a macro.
  */
-import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join, resolve } from 'node:path';
 import type { AbiLayout, AbiLayouts, AbiName, StructLayout } from '../layouts.js';
 import { ABI_NAMES, type ResolvedToolchain, resolveToolchain } from './abis.js';
 import { PROBE_MAGIC, PROBE_SECTION, type ProbeSourceRequest, probeSource, type SignedSlot } from './c-source.js';
+import { compileFile } from './compile.js';
 import { parseElf, readU64Section } from './elf.js';
 import { ProbeError } from './errors.js';
 
 export { ABI_NAMES, availableAbis, resolveToolchain, TOOLCHAINS } from './abis.js';
 export type { ProbeStructRequest } from './c-source.js';
+export { compileSnippet } from './compile.js';
 export { LINUX_ERRNO_NAMES } from './errno-names.js';
 export { ProbeError, type ProbeErrorCode } from './errors.js';
 export type { AbiLayout, AbiLayouts, AbiName, StructLayout };
-
-const run = promisify(execFile);
 
 export interface ProbeRequest extends ProbeSourceRequest {
   /** The vendored directory containing `linux/vfio.h`; it goes first on the include path. */
@@ -35,6 +34,13 @@ export interface ProbeRequest extends ProbeSourceRequest {
 export async function probeLayouts(request: ProbeRequest): Promise<AbiLayouts> {
   const abis = request.abis ?? ABI_NAMES;
   const headerDir = resolve(request.headerDir);
+  // Without this, a wrong path silently probes the sysroot's own linux/vfio.h instead.
+  if (!existsSync(join(headerDir, 'linux', 'vfio.h'))) {
+    throw new ProbeError(
+      'VFIO_TS_VENDOR',
+      `${headerDir}/linux/vfio.h does not exist (headerDir must be a vendored dir)`,
+    );
+  }
   const source = probeSource(request);
   const work = await mkdtemp(join(tmpdir(), 'vfio-ts-probe-'));
   const sourceFile = join(work, 'probe.c');
@@ -77,38 +83,8 @@ async function probeOne(
 ): Promise<AbiLayout> {
   const tc = await resolveToolchain(abi);
   const object = join(work, `probe-${abi}.o`);
-  await compile(tc, headerDir, sourceFile, object, source.lineOwners);
+  await compileFile(tc, sourceFile, object, { includeDirs: [headerDir], lineOwners: source.lineOwners });
   return decode(tc, await readFile(object), source.plan);
-}
-
-async function compile(
-  tc: ResolvedToolchain,
-  headerDir: string,
-  sourceFile: string,
-  object: string,
-  lineOwners: ReadonlyMap<number, string>,
-): Promise<void> {
-  if (!isAbsolute(headerDir)) throw new TypeError('headerDir must be absolute');
-  const args = [...tc.args, '-std=gnu11', '-O0', '-c', '-I', headerDir, sourceFile, '-o', object];
-  try {
-    await run(tc.compiler, args, { maxBuffer: 16 << 20 });
-  } catch (error) {
-    const stderr = String((error as { stderr?: unknown }).stderr ?? (error as Error).message);
-    const culprits = new Set<string>();
-    for (const m of stderr.matchAll(/probe\.c:(\d+):/g)) {
-      const owner = lineOwners.get(Number(m[1]));
-      if (owner) culprits.add(owner);
-    }
-    const lines = stderr.split('\n');
-    const shown = lines.slice(0, 30).join('\n') + (lines.length > 30 ? `\n… ${lines.length - 30} more lines` : '');
-    throw new ProbeError(
-      'VFIO_TS_PROBE_COMPILE_FAILED',
-      `${tc.abi}: ${tc.compiler} ${args.join(' ')} failed` +
-        (culprits.size ? `; offending entries: ${[...culprits].join(', ')}` : '') +
-        `\n${shown}`,
-      { cause: error },
-    );
-  }
 }
 
 function decode(tc: ResolvedToolchain, file: Uint8Array, plan: ReturnType<typeof probeSource>['plan']): AbiLayout {
