@@ -85,7 +85,8 @@ async function cParser(): Promise<Parser> {
 
 const IOCTL_MACRO = /^_IO(?:R|W|WR)?\s*\(/;
 // Kernel-doc signature lines: "VFIO_X - _IOWR(VFIO_TYPE, VFIO_BASE + 19, struct foo)"
-const DOC_SIGNATURE = /(VFIO_[A-Z0-9_]+)\s*-\s*(_IO[RW]{0,2})\s*\(\s*VFIO_TYPE\s*,\s*VFIO_BASE\s*\+\s*\d+\s*(?:,\s*([^)]*?))?\s*\)/g;
+const DOC_SIGNATURE =
+  /(VFIO_[A-Z0-9_]+)\s*-\s*(_IO[RW]{0,2})\s*\(\s*VFIO_TYPE\s*,\s*VFIO_BASE\s*\+\s*\d+\s*(?:,\s*([^)]*?))?\s*\)/g;
 
 export async function extractHeaderFacts(text: string): Promise<HeaderFacts> {
   const parser = await cParser();
@@ -111,7 +112,10 @@ export async function extractHeaderFacts(text: string): Promise<HeaderFacts> {
       const [, name, macro, argument] = match;
       if (name === undefined || macro === undefined || docSignatures.has(name)) continue;
       // A signature wrapped over two comment lines carries the continuation's leading '*'.
-      const arg = argument?.replace(/\s*\*\s+/g, ' ').replace(/\s+/g, ' ').trim();
+      const arg = argument
+        ?.replace(/\s*\*\s+/g, ' ')
+        .replace(/\s+/g, ' ')
+        .trim();
       docSignatures.set(name, arg ? { macro, argument: arg } : { macro });
     }
   }
