@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: MIT
+import { type GuestDevice, modelOf } from './devices.js';
+
+/** What the guest's init recorded (guest-info.txt in the run directory), parsed. */
+export interface GuestInfo {
+  /** `uname -r` */
+  readonly kernelVersion: string;
+  /** `/proc/version` */
+  readonly procVersion: string;
+  readonly machine: string;
+  readonly cmdline: string;
+  readonly iommu: IommuInfo;
+  /** Devices bound to vfio-pci. */
+  readonly devices: readonly GuestDevice[];
+  /** Devices that matched but could not be bound (`bdf pciId`). */
+  readonly unbound: readonly string[];
+  readonly modules: readonly string[];
+  /** Entries of /dev/vfio. */
+  readonly devVfio: readonly string[];
+}
+
+export interface IommuInfo {
+  /** The VFIO IOMMU driver module that is loaded: `vfio_iommu_type1`, `vfio_iommu_spapr_tce`, or `none`. */
+  readonly vfioDriver: string;
+  /** The platform IOMMU: `/sys/class/iommu` entries (dmar0 for VT-d), or the pseries TCE tables. */
+  readonly hardware: string;
+  /** Number of IOMMU groups in the guest. */
+  readonly groups: number;
+}
+
+export function parseGuestInfo(text: string): GuestInfo {
+  const values = new Map<string, string[]>();
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    const key = line.slice(0, eq);
+    values.set(key, [...(values.get(key) ?? []), line.slice(eq + 1).trim()]);
+  }
+  const one = (key: string): string => values.get(key)?.[0] ?? '';
+  const words = (key: string): string[] =>
+    one(key)
+      .split(/\s+/)
+      .filter((w) => w !== '');
+  const modules = words('modules');
+  const devices: GuestDevice[] = (values.get('device') ?? []).map((line) => {
+    const [bdf = '', pciId = '', group = ''] = line.split(/\s+/);
+    return { model: modelOf(pciId), pciId, bdf, group: Number(group), groupPath: `/dev/vfio/${group}` };
+  });
+  const machine = one('machine');
+  const iommuClass = words('iommu_class');
+  const vfioDriver =
+    ['vfio_iommu_type1', 'vfio_iommu_spapr_tce'].find((m) => modules.includes(m)) ??
+    (modules.includes('vfio') ? 'built in or none' : 'none');
+  const hardware =
+    iommuClass.length > 0
+      ? `${iommuClass.some((c) => c.startsWith('dmar')) ? 'Intel VT-d' : 'iommu'} (${iommuClass.join(', ')})`
+      : machine.startsWith('ppc64')
+        ? 'pseries TCE (PAPR)'
+        : 'none';
+  return {
+    kernelVersion: one('kernel'),
+    procVersion: one('version'),
+    machine,
+    cmdline: one('cmdline'),
+    iommu: { vfioDriver, hardware, groups: Number(one('iommu_groups') || 0) },
+    devices,
+    unbound: values.get('unbound') ?? [],
+    modules,
+    devVfio: words('dev_vfio'),
+  };
+}

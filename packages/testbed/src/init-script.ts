@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+
+/** 9p mount tags; the host side (qemu.ts) and the guest's init must agree. */
+export const rootTag = 'vfiots_root';
+export const runTag = 'vfiots_run';
+/** Where the run share appears inside the chroot; results and the entry live there. */
+export const guestRunDir = '/tmp/vfio-ts';
+
+/** Console markers the host watches for: boot reached user space, devices bound, the entry finished. */
+export const markers = {
+  ready: 'VFIO-TS-READY',
+  exit: 'VFIO-TS-EXIT',
+  fail: 'VFIO-TS-INIT-FAILED',
+} as const;
+
+/**
+ * The initramfs's /init (busybox sh). It loads the modules listed in /modules.order (dependencies first, resolved on
+ * the host), mounts the guest's root (host `/` on x86_64, the prepared ppc64el root on ppc64le) read-only and the
+ * run directory writable over 9p, binds the devices named in the run's params.sh to vfio-pci, records what the
+ * guest looks like, chroots into the root to run the entry through run.sh, and powers off. Any failure powers off
+ * too (after saying why on the console), so a broken guest never waits for the host's timeout.
+ */
+export function initScript(): string {
+  return `#!/bin/busybox sh
+/bin/busybox mkdir -p /proc /sys /dev /newroot /run-share
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+say() { echo "vfio-ts-init: $*"; }
+fail() { say "$*"; echo "${markers.fail}: $*"; echo "$*" > /run-share/init-error 2>/dev/null; sync; poweroff -f; sleep 60; }
+
+for m in $(cat /modules.order); do
+  insmod /lib/modules/$m.ko || say "insmod $m failed"
+done
+
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 ${runTag} /run-share || fail "cannot mount the run share (9p tag ${runTag})"
+mount -t 9p -o trans=virtio,version=9p2000.L,cache=loose,msize=262144,ro ${rootTag} /newroot || fail "cannot mount the root share (9p tag ${rootTag})"
+[ -f /run-share/params.sh ] || fail "the run share has no params.sh"
+. /run-share/params.sh
+
+info=/run-share/guest-info.txt
+: > $info
+for dev in /sys/bus/pci/devices/*; do
+  bdf=\${dev##*/}
+  id="$(cat $dev/vendor | sed s/^0x//):$(cat $dev/device | sed s/^0x//)"
+  for want in $VFIO_TS_BIND; do
+    [ "$id" = "$want" ] || continue
+    if [ -e $dev/driver ]; then echo $bdf > $dev/driver/unbind; fi
+    echo vfio-pci > $dev/driver_override
+    echo $bdf > /sys/bus/pci/drivers_probe
+    group=$(basename "$(readlink $dev/iommu_group)" 2>/dev/null)
+    driver=$(basename "$(readlink $dev/driver)" 2>/dev/null)
+    if [ "$driver" = vfio-pci ]; then
+      echo "device=$bdf $id $group" >> $info
+    else
+      echo "unbound=$bdf $id" >> $info
+      say "could not bind $bdf ($id) to vfio-pci (iommu group '$group'); see dmesg above"
+    fi
+  done
+done
+echo "kernel=$(uname -r)" >> $info
+echo "machine=$(uname -m)" >> $info
+echo "version=$(cat /proc/version)" >> $info
+echo "cmdline=$(cat /proc/cmdline)" >> $info
+echo "iommu_class=$(ls /sys/class/iommu 2>/dev/null | tr '\\n' ' ')" >> $info
+echo "iommu_groups=$(ls /sys/kernel/iommu_groups 2>/dev/null | wc -l)" >> $info
+echo "modules=$(cut -d' ' -f1 /proc/modules | tr '\\n' ' ')" >> $info
+echo "dev_vfio=$(ls /dev/vfio 2>/dev/null | tr '\\n' ' ')" >> $info
+echo "${markers.ready}"
+
+mount -t tmpfs -o size=256m tmpfs /newroot/tmp || fail "cannot mount a tmpfs on the root's /tmp"
+mount -t proc proc /newroot/proc
+mount -t sysfs sysfs /newroot/sys
+mount -t devtmpfs devtmpfs /newroot/dev
+mkdir -p /newroot${guestRunDir}
+mount -o bind /run-share /newroot${guestRunDir} || fail "cannot bind the run share into the root"
+chroot /newroot /bin/sh ${guestRunDir}/run.sh
+code=$?
+echo $code > /run-share/exit-code
+echo "${markers.exit} $code"
+umount /newroot${guestRunDir}
+umount /run-share
+sync
+poweroff -f
+sleep 60
+`;
+}
+
+/** POSIX-shell single quoting. */
+export function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}

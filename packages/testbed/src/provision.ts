@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: MIT
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { hostAptDownload, metapackageTarget, PrivateApt } from './apt.js';
+import { TestbedError } from './errors.js';
+import { exec } from './exec.js';
+import { initScript } from './init-script.js';
+import { parseModuleIndex, resolveModules } from './modules.js';
+import { cacheDir, debianArch, type GuestArch } from './paths.js';
+
+/** Everything needed to boot one guest architecture, as recorded in `<cache>/<arch>/image.json`. */
+export interface GuestImage {
+  readonly arch: GuestArch;
+  readonly kernelPackage: string;
+  /** `uname -r` of the guest kernel. */
+  readonly kernelVersion: string;
+  /** Host paths of the kernel and the initramfs. */
+  readonly kernel: string;
+  readonly initrd: string;
+  /** Host directory shared read-only as the guest's root file system. */
+  readonly rootDir: string;
+  /** Guest path of the node binary, and the version it reports. */
+  readonly node: string;
+  readonly nodeVersion: string;
+  /** Guest path of a directory holding `koffi` and its native package for the guest's architecture. */
+  readonly koffiModules: string;
+  /** Extra environment for the guest's node (library paths of the prepared root). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Modules loaded by init, in order. */
+  readonly modules: readonly string[];
+}
+
+export interface ProvisionOptions {
+  readonly arch: GuestArch;
+  /** Re-download package indexes (ppc64el) even when cached. */
+  readonly refresh?: boolean;
+  /** Progress lines (default: none). */
+  readonly log?: (line: string) => void;
+}
+
+/** Host tools and the Debian packages that provide them (what .ci/testbed-deps.sh installs). */
+export const hostTools: Readonly<Record<string, string>> = {
+  'qemu-system-x86_64': 'qemu-system-x86',
+  'qemu-system-ppc64': 'qemu-system-ppc',
+  busybox: 'busybox-static',
+  cpio: 'cpio',
+  depmod: 'kmod',
+  xz: 'xz-utils',
+  zstd: 'zstd',
+  'dpkg-deb': 'dpkg',
+  'apt-get': 'apt',
+};
+
+interface ArchRecipe {
+  readonly kernelMeta: string;
+  readonly kernelSuite: string | undefined;
+  readonly kernelFile: RegExp;
+  readonly modules: readonly string[];
+  readonly qemu: string;
+}
+
+/**
+ * Why these kernels: x86_64 runs bookworm's own 6.1 (what most Debian 12 hosts run); ppc64le needs 6.12 from
+ * bookworm-backports, because on bookworm's 6.1 vfio-pci's probe fails with EINVAL on pseries (pSeries VFIO
+ * support arrived around 6.9) even though CHECK_EXTENSION still answers 1. The `powerpc64le` flavour has 4 KiB
+ * pages; `-64k` would give what POWER systems usually run, with different page-size-dependent results.
+ */
+const recipes: Record<GuestArch, ArchRecipe> = {
+  x86_64: {
+    kernelMeta: 'linux-image-amd64',
+    kernelSuite: undefined,
+    kernelFile: /^vmlinuz-/,
+    modules: ['virtio_pci', '9pnet_virtio', '9p', 'vfio_pci', 'vfio_iommu_type1'],
+    qemu: 'qemu-system-x86_64',
+  },
+  ppc64le: {
+    kernelMeta: 'linux-image-powerpc64le',
+    kernelSuite: 'bookworm-backports',
+    kernelFile: /^vmlinux-/,
+    modules: ['virtio_pci', '9pnet_virtio', '9p', 'vfio_pci', 'vfio_iommu_spapr_tce'],
+    qemu: 'qemu-system-ppc64',
+  },
+};
+
+/** Packages unpacked into the ppc64el root: the C and C++ runtime node needs, and a shell for run.sh. */
+const ppcRootPackages = ['libc6', 'libgcc-s1', 'libstdc++6', 'busybox-static'];
+/** The npm package carrying an official ppc64le Node build (bookworm's own nodejs:ppc64el is Node 18). */
+const ppcNodePackage = 'node-linux-ppc64le@20.11.0';
+
+/** Bumped whenever the layout of what provision() produces changes, so old caches are rebuilt. */
+const formatVersion = 1;
+
+/**
+ * Makes sure one guest architecture can boot: host tools, kernel, modules, initramfs, and (ppc64le) a root file
+ * system with Node.js and koffi. Idempotent: a second call returns the cached image in milliseconds.
+ */
+export function provision(options: ProvisionOptions): GuestImage {
+  const { arch } = options;
+  const log = options.log ?? (() => {});
+  const recipe = recipes[arch];
+  const cache = cacheDir();
+  const archDir = join(cache, arch);
+  const stampFile = join(archDir, 'image.json');
+  const stampKey = createHash('sha256')
+    .update(
+      `${formatVersion}\n${initScript()}\n${JSON.stringify(recipe, (_k, v) => (v instanceof RegExp ? v.source : v))}`,
+    )
+    .digest('hex')
+    .slice(0, 16);
+
+  ensureHostTools([recipe.qemu, 'busybox', 'cpio', 'xz', 'zstd', 'dpkg-deb', 'apt-get', 'depmod'], log);
+
+  if (existsSync(stampFile)) {
+    const stamp = JSON.parse(readFileSync(stampFile, 'utf8')) as { key: string; image: GuestImage };
+    if (stamp.key === stampKey && existsSync(stamp.image.kernel) && existsSync(stamp.image.initrd)) return stamp.image;
+  }
+  mkdirSync(archDir, { recursive: true });
+
+  const apt =
+    arch === 'x86_64'
+      ? undefined
+      : new PrivateApt(join(cache, `apt-${debianArch[arch]}`), debianArch[arch], ['bookworm', 'bookworm-backports']);
+  if (apt !== undefined) {
+    log(`${arch}: apt indexes for ${apt.arch}`);
+    apt.update(options.refresh === true);
+  }
+  const debs = join(cache, 'debs', debianArch[arch]);
+
+  // Kernel.
+  const showArgs = ['show', recipe.kernelSuite ? `${recipe.kernelMeta}/${recipe.kernelSuite}` : recipe.kernelMeta];
+  const show = apt ? apt.cache(showArgs) : exec('apt-cache', showArgs).stdout;
+  const kernelPackage = metapackageTarget(firstStanza(show));
+  log(`${arch}: kernel package ${kernelPackage}`);
+  const [kernelDeb] = apt ? apt.download([kernelPackage], debs) : hostAptDownload([kernelPackage], debs);
+  if (kernelDeb === undefined) throw new TestbedError('VFIO_TS_TESTBED_PROVISION', `no .deb for ${kernelPackage}`);
+  const kernelTree = join(archDir, 'kernel');
+  if (!existsSync(join(kernelTree, '.unpacked')) || readFileSync(join(kernelTree, '.unpacked'), 'utf8') !== kernelDeb) {
+    log(`${arch}: unpacking ${kernelDeb}`);
+    rmSync(kernelTree, { recursive: true, force: true });
+    mkdirSync(kernelTree, { recursive: true });
+    exec('dpkg-deb', ['-x', kernelDeb, kernelTree]);
+    // Debian's packages leave modules.dep to the postinst's depmod; kmod's depmod reads modules of any arch.
+    const version = readdirSync(join(kernelTree, 'lib', 'modules'))[0] ?? '';
+    exec('depmod', ['-b', kernelTree, version]);
+    writeFileSync(join(kernelTree, '.unpacked'), kernelDeb);
+  }
+  const bootFiles = readdirSync(join(kernelTree, 'boot'));
+  const kernelName = bootFiles.find((f) => recipe.kernelFile.test(f));
+  if (kernelName === undefined) {
+    throw new TestbedError('VFIO_TS_TESTBED_PROVISION', `${kernelPackage} has no ${recipe.kernelFile} in /boot`);
+  }
+  const kernelVersion = kernelName.replace(recipe.kernelFile, '');
+  const modulesRoot = join(kernelTree, 'lib', 'modules', kernelVersion);
+
+  // Root file system (ppc64le only; the x86_64 guest uses the host's own `/`).
+  let rootDir = '/';
+  let node = process.execPath;
+  let nodeVersion = process.version;
+  let koffiModules = hostKoffiModules();
+  let env: Record<string, string> = {};
+  let busybox = '/bin/busybox';
+  if (arch === 'ppc64le' && apt !== undefined) {
+    rootDir = join(archDir, 'rootfs');
+    const rootDebs = apt.download(ppcRootPackages, debs);
+    if (!existsSync(join(rootDir, '.unpacked'))) {
+      log(`${arch}: unpacking ${rootDebs.length} packages into ${rootDir}`);
+      rmSync(rootDir, { recursive: true, force: true });
+      for (const deb of rootDebs) exec('dpkg-deb', ['-x', deb, rootDir]);
+      for (const d of ['proc', 'sys', 'dev', 'tmp', 'opt']) mkdirSync(join(rootDir, d), { recursive: true });
+      if (!existsSync(join(rootDir, 'bin', 'sh'))) symlinkSync('busybox', join(rootDir, 'bin', 'sh'));
+      installPpcNode(rootDir, log);
+      installPpcKoffi(rootDir, log);
+      writeFileSync(join(rootDir, '.unpacked'), rootDebs.join('\n'));
+    }
+    node = '/opt/node/bin/node';
+    nodeVersion = readFileSync(join(rootDir, 'opt', 'node', 'VERSION'), 'utf8').trim();
+    koffiModules = '/opt/vfio-ts/node_modules';
+    env = { LD_LIBRARY_PATH: '/lib/powerpc64le-linux-gnu:/usr/lib/powerpc64le-linux-gnu' };
+    busybox = join(rootDir, 'bin', 'busybox');
+  }
+
+  // initramfs.
+  const index = parseModuleIndex(
+    readFileSync(join(modulesRoot, 'modules.dep'), 'utf8'),
+    readFileSync(join(modulesRoot, 'modules.builtin'), 'utf8'),
+  );
+  const modules = resolveModules(index, recipe.modules);
+  log(`${arch}: initramfs with ${modules.length} modules`);
+  const initrd = join(archDir, 'initramfs.cpio.gz');
+  buildInitramfs({
+    staging: join(archDir, 'initramfs'),
+    output: initrd,
+    busybox,
+    modules: modules.map((m) => ({ name: m, file: join(modulesRoot, index.paths.get(m) as string) })),
+  });
+
+  const image: GuestImage = {
+    arch,
+    kernelPackage,
+    kernelVersion,
+    kernel: join(kernelTree, 'boot', kernelName),
+    initrd,
+    rootDir,
+    node,
+    nodeVersion,
+    koffiModules,
+    env,
+    modules,
+  };
+  writeFileSync(stampFile, `${JSON.stringify({ key: stampKey, image }, null, 2)}\n`);
+  return image;
+}
+
+function firstStanza(show: string): string {
+  return show.split(/\n\n/)[0] ?? show;
+}
+
+function ensureHostTools(tools: readonly string[], log: (line: string) => void): void {
+  const missing = tools.filter((t) => exec('sh', ['-c', `command -v ${t}`], { allowFailure: true }).status !== 0);
+  if (missing.length === 0) return;
+  const packages = [...new Set(missing.map((t) => hostTools[t] ?? t))];
+  if (process.getuid?.() !== 0) {
+    throw new TestbedError(
+      'VFIO_TS_TESTBED_PROVISION',
+      `missing host tools ${missing.join(', ')}: install ${packages.join(' ')} (as root: .ci/testbed-deps.sh)`,
+    );
+  }
+  log(`apt-get install ${packages.join(' ')}`);
+  exec('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...packages], {
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+}
+
+/** The node_modules directory that holds the host's koffi (the x86_64 guest sees the host's files at the same paths). */
+function hostKoffiModules(): string {
+  try {
+    // koffi's `exports` hides package.json, so walk up from its entry point.
+    const entry = createRequire(import.meta.url).resolve('koffi');
+    const at = entry.lastIndexOf('/node_modules/koffi/');
+    return at < 0 ? '' : entry.slice(0, at + '/node_modules'.length);
+  } catch {
+    return '';
+  }
+}
+
+function installPpcNode(rootDir: string, log: (line: string) => void): void {
+  const work = join(rootDir, 'opt', '.npm-pack');
+  mkdirSync(work, { recursive: true });
+  log(`ppc64le: npm pack ${ppcNodePackage}`);
+  const tarball = exec('npm', ['pack', ppcNodePackage, '--silent'], { cwd: work }).stdout.trim().split('\n').pop();
+  if (tarball === undefined || tarball === '') {
+    throw new TestbedError('VFIO_TS_TESTBED_PROVISION', `npm pack ${ppcNodePackage} gave no tarball`);
+  }
+  const nodeDir = join(rootDir, 'opt', 'node');
+  mkdirSync(nodeDir, { recursive: true });
+  exec('tar', [
+    'xzf',
+    join(work, tarball),
+    '-C',
+    nodeDir,
+    '--strip-components=1',
+    'package/bin/node',
+    'package/package.json',
+  ]);
+  chmodSync(join(nodeDir, 'bin', 'node'), 0o755);
+  const version = (JSON.parse(readFileSync(join(nodeDir, 'package.json'), 'utf8')) as { version: string }).version;
+  writeFileSync(join(nodeDir, 'VERSION'), `${version.startsWith('v') ? version : `v${version}`}\n`);
+  rmSync(work, { recursive: true, force: true });
+}
+
+function installPpcKoffi(rootDir: string, log: (line: string) => void): void {
+  // The same koffi version the host resolves, so a test behaves the same in both guests.
+  const hostModules = hostKoffiModules();
+  const version =
+    hostModules !== ''
+      ? (JSON.parse(readFileSync(join(hostModules, 'koffi', 'package.json'), 'utf8')) as { version: string }).version
+      : 'latest';
+  const prefix = join(rootDir, 'opt', 'vfio-ts');
+  mkdirSync(prefix, { recursive: true });
+  writeFileSync(join(prefix, 'package.json'), '{"name":"vfio-ts-guest","private":true}\n');
+  log(`ppc64le: npm install --cpu=ppc64 koffi@${version}`);
+  exec('npm', ['install', '--cpu=ppc64', '--os=linux', '--libc=glibc', '--no-audit', '--no-fund', `koffi@${version}`], {
+    cwd: prefix,
+  });
+  const native = join(prefix, 'node_modules', '@koromix', 'koffi-linux-ppc64');
+  if (!existsSync(native)) {
+    throw new TestbedError(
+      'VFIO_TS_TESTBED_PROVISION',
+      `npm did not install @koromix/koffi-linux-ppc64 into ${prefix}`,
+    );
+  }
+}
+
+interface InitramfsSpec {
+  readonly staging: string;
+  readonly output: string;
+  readonly busybox: string;
+  readonly modules: readonly { name: string; file: string }[];
+}
+
+function buildInitramfs(spec: InitramfsSpec): void {
+  const { staging } = spec;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(join(staging, 'bin'), { recursive: true });
+  mkdirSync(join(staging, 'lib', 'modules'), { recursive: true });
+  copyFileSync(spec.busybox, join(staging, 'bin', 'busybox'));
+  chmodSync(join(staging, 'bin', 'busybox'), 0o755);
+  writeFileSync(join(staging, 'init'), initScript(), { mode: 0o755 });
+  for (const m of spec.modules) {
+    const out = join(staging, 'lib', 'modules', `${m.name}.ko`);
+    // busybox insmod cannot read compressed modules (Debian 6.12 ships .ko.xz).
+    if (m.file.endsWith('.xz')) exec('sh', ['-c', `xz -dc '${m.file}' > '${out}'`]);
+    else if (m.file.endsWith('.zst')) exec('sh', ['-c', `zstd -dc '${m.file}' > '${out}'`]);
+    else copyFileSync(m.file, out);
+  }
+  writeFileSync(join(staging, 'modules.order'), `${spec.modules.map((m) => m.name).join('\n')}\n`);
+  exec('sh', ['-c', `cd '${staging}' && find . | cpio -o -H newc -R 0:0 --quiet | gzip -6 > '${spec.output}'`]);
+}

@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: MIT
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { bundleEntry } from './bundle.js';
+import { type DeviceModel, defaultDevices, deviceModels } from './devices.js';
+import { TestbedError } from './errors.js';
+import { tail } from './exec.js';
+import { type GuestInfo, parseGuestInfo } from './guest-info.js';
+import { guestRunDir, markers, shellQuote } from './init-script.js';
+import { cacheDir, type GuestArch } from './paths.js';
+import { type GuestImage, provision } from './provision.js';
+import { qemuCommand } from './qemu.js';
+
+export interface RunInGuestOptions {
+  readonly arch: GuestArch;
+  /**
+   * The program to run with node in the guest: a .js/.ts file (bundled with everything it imports), or source
+   * text with the directory its imports resolve from.
+   */
+  readonly entry: string | { readonly contents: string; readonly resolveDir: string };
+  readonly args?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  /** PCI devices to add and bind to vfio-pci (default: edu and e1000). */
+  readonly devices?: readonly DeviceModel[];
+  /** Wall-clock bound for boot + entry + power-off (default 3 min on x86_64, 10 min on ppc64le, both TCG). */
+  readonly timeoutMs?: number;
+  readonly memoryMiB?: number;
+  readonly cpus?: number;
+  /** Extra kernel command-line words. */
+  readonly append?: readonly string[];
+  /** Packages kept out of the bundle (native code the guest must resolve itself). */
+  readonly external?: readonly string[];
+  /** Packages that may be missing on the host; importing them throws in the guest instead of failing the bundle. */
+  readonly optional?: readonly string[];
+  /** The guest's console as it arrives. */
+  readonly onConsole?: (text: string) => void;
+  /** Progress lines from provisioning. */
+  readonly log?: (line: string) => void;
+  /** Keep the run directory (entry bundle, console.log, results) even when the run succeeded. */
+  readonly keepRunDir?: boolean;
+}
+
+export interface GuestRun {
+  readonly arch: GuestArch;
+  readonly kernelVersion: string;
+  readonly procVersion: string;
+  readonly iommu: GuestInfo['iommu'];
+  readonly devices: GuestInfo['devices'];
+  readonly guest: GuestInfo;
+  readonly nodeVersion: string;
+  /** The entry's exit status (128+n for a signal). */
+  readonly exitCode: number;
+  /** The JSON the entry wrote to `$VFIO_TS_RESULTS`, if it wrote any. */
+  readonly results: unknown;
+  readonly console: string;
+  readonly timings: { readonly bootMs: number; readonly entryMs: number; readonly totalMs: number };
+  /** The run directory on the host (removed after a successful run unless `keepRunDir`). */
+  readonly runDir: string;
+}
+
+const defaultTimeoutMs: Record<GuestArch, number> = { x86_64: 180_000, ppc64le: 600_000 };
+
+/**
+ * Boots a guest with a real kernel and IOMMU, binds the devices to vfio-pci, runs the entry with node as root in
+ * the guest, and returns what it wrote. A guest that fails to boot or a test that hangs becomes a TestbedError
+ * carrying the console's last lines; a non-zero exit of the entry is reported in `exitCode`, not thrown.
+ */
+export async function runInGuest(options: RunInGuestOptions): Promise<GuestRun> {
+  const { arch } = options;
+  const image = provision({ arch, ...(options.log ? { log: options.log } : {}) });
+  const devices = options.devices ?? defaultDevices;
+  const runDir = makeRunDir(arch);
+
+  await bundleEntry({
+    entry: options.entry,
+    outfile: join(runDir, 'entry.mjs'),
+    ...(options.external ? { external: options.external } : {}),
+    ...(options.optional ? { optional: options.optional } : {}),
+  });
+  prepareRunDir(runDir, image, devices, options);
+
+  const { program, args } = qemuCommand({
+    arch,
+    kernel: image.kernel,
+    initrd: image.initrd,
+    rootDir: image.rootDir,
+    runDir,
+    devices,
+    ...(options.memoryMiB !== undefined ? { memoryMiB: options.memoryMiB } : {}),
+    ...(options.cpus !== undefined ? { cpus: options.cpus } : {}),
+    ...(options.append !== undefined ? { append: options.append } : {}),
+  });
+  writeFileSync(join(runDir, 'qemu-command.txt'), [program, ...args].map(shellQuote).join(' '));
+
+  const boot = await runQemu(program, args, options.timeoutMs ?? defaultTimeoutMs[arch], options.onConsole);
+  writeFileSync(join(runDir, 'console.log'), boot.console);
+  const consoleTail = tail(boot.console, 40);
+
+  if (boot.timedOut) {
+    const where = boot.readyAt === undefined ? 'while booting' : 'while the entry was running';
+    throw new TestbedError(
+      'VFIO_TS_TESTBED_TIMEOUT',
+      `${arch} guest did not power off within ${boot.timeoutMs} ms (${where}); run directory ${runDir}`,
+      { consoleTail },
+    );
+  }
+  const initError = readIfExists(join(runDir, 'init-error'));
+  if (initError !== undefined) {
+    throw new TestbedError(
+      'VFIO_TS_TESTBED_BOOT',
+      `${arch} guest init failed: ${initError.trim()}; run directory ${runDir}`,
+      {
+        consoleTail,
+      },
+    );
+  }
+  const exitText = readIfExists(join(runDir, 'exit-code'));
+  const infoText = readIfExists(join(runDir, 'guest-info.txt'));
+  if (exitText === undefined || infoText === undefined) {
+    const panic = /Kernel panic[^\n]*/.exec(boot.console)?.[0];
+    throw new TestbedError(
+      'VFIO_TS_TESTBED_BOOT',
+      `${arch} guest stopped before the entry finished (QEMU exit ${boot.status})${panic ? `: ${panic}` : ''}; run directory ${runDir}`,
+      { consoleTail },
+    );
+  }
+  const guest = parseGuestInfo(infoText);
+  const resultsText = readIfExists(join(runDir, 'results.json'));
+  let results: unknown;
+  if (resultsText !== undefined) {
+    try {
+      results = JSON.parse(resultsText);
+    } catch (error) {
+      throw new TestbedError(
+        'VFIO_TS_TESTBED_RESULTS',
+        `results.json from the ${arch} guest is not JSON: ${String(error)}`,
+        {
+          consoleTail,
+        },
+      );
+    }
+  }
+  const exitCode = Number(exitText.trim());
+  if (exitCode === 0 && options.keepRunDir !== true) rmSync(runDir, { recursive: true, force: true });
+  const readyAt = boot.readyAt ?? boot.endedAt;
+  return {
+    arch,
+    kernelVersion: guest.kernelVersion,
+    procVersion: guest.procVersion,
+    iommu: guest.iommu,
+    devices: guest.devices,
+    guest,
+    nodeVersion: image.nodeVersion,
+    exitCode,
+    results,
+    console: boot.console,
+    timings: {
+      bootMs: readyAt - boot.startedAt,
+      entryMs: (boot.exitAt ?? boot.endedAt) - readyAt,
+      totalMs: boot.endedAt - boot.startedAt,
+    },
+    runDir,
+  };
+}
+
+function makeRunDir(arch: GuestArch): string {
+  const runs = join(cacheDir(), 'runs');
+  mkdirSync(runs, { recursive: true });
+  pruneRuns(runs, 20);
+  const dir = join(runs, `${new Date().toISOString().replace(/[:.]/g, '-')}-${arch}-${randomBytes(3).toString('hex')}`);
+  mkdirSync(dir);
+  return dir;
+}
+
+/** Failed runs are kept for inspection; only the newest few, so the cache does not grow without bound. */
+function pruneRuns(runs: string, keep: number): void {
+  const dirs = readdirSync(runs)
+    .map((name) => ({ name, mtime: statSync(join(runs, name)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const old of dirs.slice(keep)) rmSync(join(runs, old.name), { recursive: true, force: true });
+}
+
+function prepareRunDir(
+  runDir: string,
+  image: GuestImage,
+  devices: readonly DeviceModel[],
+  options: RunInGuestOptions,
+): void {
+  if (image.koffiModules !== '') {
+    mkdirSync(join(runDir, 'node_modules'));
+    // The guest resolves koffi through this link; its target is a path as the guest sees it.
+    symlinkSync(join(image.koffiModules, 'koffi'), join(runDir, 'node_modules', 'koffi'));
+  }
+  const bind = [...new Set(devices.map((d) => deviceModels[d].pciId))].join(' ');
+  writeFileSync(join(runDir, 'params.sh'), `VFIO_TS_BIND=${shellQuote(bind)}\n`);
+  const env: Record<string, string> = {
+    HOME: '/tmp',
+    PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
+    ...image.env,
+    NODE_DISABLE_COLORS: '1',
+    VFIO_TS_GUEST: '1',
+    VFIO_TS_GUEST_ARCH: image.arch,
+    VFIO_TS_RESULTS: `${guestRunDir}/results.json`,
+    VFIO_TS_GUEST_INFO: `${guestRunDir}/guest-info.txt`,
+    ...options.env,
+  };
+  const lines = ['cd /tmp/vfio-ts || exit 90'];
+  for (const [k, v] of Object.entries(env)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new TestbedError('VFIO_TS_TESTBED_ENV', `bad variable name ${k}`);
+    lines.push(`export ${k}=${shellQuote(v)}`);
+  }
+  const argv = [image.node, `${guestRunDir}/entry.mjs`, ...(options.args ?? [])].map(shellQuote).join(' ');
+  lines.push(`exec ${argv}`);
+  writeFileSync(join(runDir, 'run.sh'), `${lines.join('\n')}\n`);
+}
+
+function readIfExists(path: string): string | undefined {
+  return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+}
+
+interface QemuOutcome {
+  readonly console: string;
+  readonly status: number | null;
+  readonly timedOut: boolean;
+  readonly timeoutMs: number;
+  readonly startedAt: number;
+  readonly readyAt: number | undefined;
+  readonly exitAt: number | undefined;
+  readonly endedAt: number;
+}
+
+function runQemu(
+  program: string,
+  args: readonly string[],
+  timeoutMs: number,
+  onConsole: ((text: string) => void) | undefined,
+): Promise<QemuOutcome> {
+  return new Promise((resolve, reject) => {
+    const startedAt = Date.now();
+    let readyAt: number | undefined;
+    let exitAt: number | undefined;
+    let text = '';
+    let timedOut = false;
+    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const onData = (chunk: Buffer): void => {
+      const s = chunk.toString('utf8');
+      text += s;
+      onConsole?.(s);
+      if (readyAt === undefined && text.includes(markers.ready)) readyAt = Date.now();
+      if (exitAt === undefined && text.includes(markers.exit)) exitAt = Date.now();
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
+    }, timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(
+        new TestbedError('VFIO_TS_TESTBED_EXEC', `cannot start ${program}: ${error.message} (run .ci/testbed-deps.sh)`),
+      );
+    });
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ console: text, status, timedOut, timeoutMs, startedAt, readyAt, exitAt, endedAt: Date.now() });
+    });
+  });
+}
