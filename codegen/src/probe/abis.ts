@@ -167,3 +167,8 @@ export async function availableAbis(
   available.sort((a, b) => abis.indexOf(a) - abis.indexOf(b));
   return { available, missing };
 }
+
+/** Forget resolved toolchains (tests that change PATH; a long-running process after an install). */
+export function clearToolchainCache(): void {
+  resolved.clear();
+}

@@ -78,6 +78,7 @@ export function parseElf(file: Uint8Array): ElfObject {
 
   const header = (i: number) => {
     const at = shoff + i * shentsize;
+    need(at, shentsize);
     return is64
       ? {
           name: u32(at),
