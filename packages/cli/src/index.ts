@@ -1,0 +1,2 @@
+// SPDX-License-Identifier: MIT
+export { catalogue } from './catalogue.js';
