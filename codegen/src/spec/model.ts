@@ -5,7 +5,7 @@
  * not define is rejected here with the spec path that named it.
  */
 import { readFileSync } from 'node:fs';
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import { parse } from 'yaml';
 import type { HeaderFacts, HeaderMember } from '../header/extract.js';
 import type { AbiLayouts, AbiName } from '../layouts.js';
