@@ -21,9 +21,11 @@ import {
   codec,
   errnoName,
   errnoNumber,
+  type IoctlName,
+  type IoctlSpec,
   ioctlNumber,
   ioctls,
-  minArgsz,
+  type SystemConstants,
   systemConstants,
 } from '@vfio-ts/uapi';
 import { ioctlHint, openHint } from './hints.js';
@@ -41,6 +43,11 @@ export interface KoffiBackend extends Backend {
   readonly koffiVersion: string;
   /** Mappings made by this backend and not yet unmapped (for leak checks in tests). */
   readonly liveMappings: number;
+  /**
+   * Whether munmap gives memory and device regions back at once (needs MAP_FIXED from @vfio-ts/uapi) or only once
+   * the mapping's view is garbage-collected.
+   */
+  readonly releasesAtMunmap: boolean;
   /** Fds opened or created through this backend and not yet closed (for leak checks in tests). */
   readonly openFds: ReadonlyMap<number, FdKind>;
 }
@@ -94,8 +101,9 @@ class KoffiBackendImpl implements KoffiBackend {
   readonly koffiVersion: string;
 
   readonly #libc: Libc;
-  readonly #sc: Record<string, number>;
-  readonly #mapFailed: bigint;
+  readonly #sc: SystemConstants;
+  /** MAP_FIXED when @vfio-ts/uapi provides it; without it munmap falls back to releasing at garbage collection. */
+  readonly #mapFixed: number | undefined;
   readonly #rules = new Map<string, ArgRule>();
   readonly #fds = new Map<number, FdKind>();
   readonly #mappings = new Map<bigint, { mapping: Mapping; state: Released }>();
@@ -106,8 +114,8 @@ class KoffiBackendImpl implements KoffiBackend {
     this.#libc = libc;
     this.koffiVersion = libc.koffiVersion;
     this.pageSize = libc.getpagesize();
-    this.#sc = numericConstants(systemConstants(arch) as Record<string, unknown>);
-    this.#mapFailed = BigInt.asUintN(64, BigInt(this.#const('MAP_FAILED')));
+    this.#sc = systemConstants(arch);
+    this.#mapFixed = (this.#sc as unknown as Partial<Record<string, number>>).MAP_FIXED;
     this.#placeholders = new FinalizationRegistry((state) => {
       // FFI safety: the ArrayBuffer that aliased this range is unreachable, so nothing can read it any more.
       if (state.released) libc.munmap(state.address, state.length);
@@ -123,10 +131,10 @@ class KoffiBackendImpl implements KoffiBackend {
   }
 
   open(path: string, flags?: number): number {
-    const fd = this.#libc.open(path, flags ?? this.#const('O_RDWR') | this.#const('O_CLOEXEC'), 0);
+    const fd = this.#libc.open(path, flags ?? this.#sc.O_RDWR | this.#sc.O_CLOEXEC, 0);
     if (fd < 0) {
       const errno = lastErrno();
-      const hint = openHint(path, errnoName(errno) ?? '');
+      const hint = openHint(path, errnoName(errno, this.arch) ?? '');
       throw new VfioSystemError(errno, { syscall: 'open', path, ...(hint === undefined ? {} : { hint }) });
     }
     this.#fds.set(fd, fdKindOfPath(path));
@@ -150,7 +158,7 @@ class KoffiBackendImpl implements KoffiBackend {
       const errno = lastErrno();
       const fdKind = this.#fds.get(fd);
       const ioctl = name ?? `ioctl 0x${request.toString(16)}`;
-      const hint = ioctlHint(name, errnoName(errno) ?? '');
+      const hint = ioctlHint(name, errnoName(errno, this.arch) ?? '');
       throw new VfioSystemError(errno, {
         syscall: 'ioctl',
         ioctl,
@@ -181,11 +189,11 @@ class KoffiBackendImpl implements KoffiBackend {
       throw new VfioTsError('VFIO_TS_BAD_LENGTH', `mmap length must be a positive integer, got ${length}`);
     }
     const rounded = Math.ceil(length / this.pageSize) * this.pageSize;
-    const prot = options.prot ?? this.#const('PROT_READ') | this.#const('PROT_WRITE');
+    const prot = options.prot ?? this.#sc.PROT_READ | this.#sc.PROT_WRITE;
     const anonymous = options.fd === undefined;
-    const flags = anonymous ? this.#const('MAP_PRIVATE') | this.#const('MAP_ANONYMOUS') : this.#const('MAP_SHARED');
+    const flags = anonymous ? this.#sc.MAP_PRIVATE | this.#sc.MAP_ANONYMOUS : this.#sc.MAP_SHARED;
     const address = this.#libc.mmap(0n, rounded, prot, flags, options.fd ?? -1, options.offset ?? 0n);
-    if (address === this.#mapFailed) {
+    if (this.#failed(address)) {
       const fd = options.fd;
       throw new VfioSystemError(lastErrno(), {
         syscall: 'mmap',
@@ -225,15 +233,21 @@ class KoffiBackendImpl implements KoffiBackend {
     // device region or DMA memory is released now, a stale view sees zeros, and the placeholder itself is unmapped
     // when the view is garbage-collected.
     const { address, length } = entry.state;
+    if (this.#mapFixed === undefined) {
+      // Without MAP_FIXED there is no atomic replacement: keep the range mapped until the view is collected.
+      entry.state.released = true;
+      this.#mappings.delete(address);
+      return;
+    }
     const placeholder = this.#libc.mmap(
       address,
       length,
-      this.#const('PROT_READ') | this.#const('PROT_WRITE'),
-      this.#const('MAP_PRIVATE') | this.#const('MAP_ANONYMOUS') | this.#const('MAP_FIXED'),
+      this.#sc.PROT_READ | this.#sc.PROT_WRITE,
+      this.#sc.MAP_PRIVATE | this.#sc.MAP_ANONYMOUS | this.#mapFixed,
       -1,
       0n,
     );
-    if (placeholder === this.#mapFailed) {
+    if (this.#failed(placeholder)) {
       throw new VfioSystemError(lastErrno(), {
         syscall: 'munmap',
         hint: 'replacing the range by a placeholder failed',
@@ -243,9 +257,14 @@ class KoffiBackendImpl implements KoffiBackend {
     this.#mappings.delete(address);
   }
 
+  /** Whether munmap releases memory and device regions at once (true) or only when the view is collected. */
+  get releasesAtMunmap(): boolean {
+    return this.#mapFixed !== undefined;
+  }
+
   eventfd(initval = 0, flags?: number): number {
     // Non-blocking by default, so that readEventfd's read after a readiness report can never stall the event loop.
-    const fd = this.#libc.eventfd(initval, flags ?? this.#const('EFD_CLOEXEC') | this.#const('EFD_NONBLOCK'));
+    const fd = this.#libc.eventfd(initval, flags ?? this.#sc.EFD_CLOEXEC | this.#sc.EFD_NONBLOCK);
     if (fd < 0) throw new VfioSystemError(lastErrno(), { syscall: 'eventfd' });
     this.#fds.set(fd, 'eventfd');
     return fd;
@@ -277,9 +296,9 @@ class KoffiBackendImpl implements KoffiBackend {
           return;
         }
         // eventfd reads are all or nothing, so a short read cannot happen; EIO stands for "impossible" if it does.
-        const errno = n < 0 ? lastErrno() : errnoNumber('EIO');
+        const errno = n < 0 ? lastErrno() : errnoNumber('EIO', this.arch);
         // Another reader drained the counter between the readiness report and our read: keep waiting.
-        if (errnoName(errno) === 'EAGAIN') return;
+        if (errnoName(errno, this.arch) === 'EAGAIN') return;
         finish();
         reject(new VfioSystemError(errno, { syscall: 'read', fd, ...kind(this.#fds.get(fd)) }));
       };
@@ -300,7 +319,7 @@ class KoffiBackendImpl implements KoffiBackend {
     try {
       fdinfo = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
     } catch {
-      return new VfioSystemError(errnoNumber('EBADF'), { syscall: 'read', fd });
+      return new VfioSystemError(errnoNumber('EBADF', this.arch), { syscall: 'read', fd });
     }
     if (fdinfo.includes('eventfd-count:')) return undefined;
     return new VfioTsError('VFIO_TS_NOT_AN_EVENTFD', `readEventfd: fd ${fd} is not an eventfd`);
@@ -313,12 +332,12 @@ class KoffiBackendImpl implements KoffiBackend {
     if (n < 0) throw new VfioSystemError(lastErrno(), { syscall: 'write', fd, ...kind(this.#fds.get(fd)) });
   }
 
-  #const(name: string): number {
-    const value = this.#sc[name];
-    if (value === undefined) {
-      throw new VfioTsError('VFIO_TS_MISSING_CONSTANT', `@vfio-ts/uapi systemConstants('${this.arch}') has no ${name}`);
-    }
-    return value;
+  /**
+   * mmap(2)'s failure value MAP_FAILED is `(void *) -1`, which no successful mmap can return: every mapping is
+   * page-aligned. Testing alignment needs no constant.
+   */
+  #failed(address: bigint): boolean {
+    return address % BigInt(this.pageSize) !== 0n;
   }
 
   #rule(name: string): ArgRule {
@@ -374,24 +393,18 @@ class KoffiBackendImpl implements KoffiBackend {
   }
 }
 
-interface UapiArg {
-  readonly kind: string;
-  readonly struct?: string;
-  readonly type?: string;
-}
-
 function ruleFor(name: string, arch: Arch): ArgRule {
-  const entry = (ioctls as Record<string, { arg: UapiArg } | undefined>)[name];
-  if (entry === undefined) return untracked;
-  const request = ioctlNumber(name as never, arch);
-  const arg = entry.arg;
+  const spec = (ioctls as Readonly<Record<string, IoctlSpec | undefined>>)[name];
+  if (spec === undefined) return untracked;
+  const request = ioctlNumber(name as IoctlName, arch);
+  const arg = spec.arg;
   switch (arg.kind) {
     case 'struct': {
-      const c = codec(arg.struct as never, arch) as unknown as { fields: unknown };
-      return { request, kind: arg.kind, minBytes: minArgsz(name as never, arch), argszOffset: fieldOffset(c, 'argsz') };
+      const argsz = codec(arg.struct, arch).fields.find((f) => f.name === 'argsz');
+      return { request, kind: arg.kind, minBytes: arg.minArgsz[arch], argszOffset: argsz?.offset };
     }
     case 'int-pointer':
-      return { request, kind: arg.kind, minBytes: intTypeSize(arg.type ?? '__s32'), argszOffset: undefined };
+      return { request, kind: arg.kind, minBytes: intTypeSize(arg.type), argszOffset: undefined };
     default:
       return { request, kind: arg.kind, minBytes: 0, argszOffset: undefined };
   }
@@ -402,26 +415,6 @@ function intTypeSize(type: string): number {
   const bits = /(\d+)$/.exec(type)?.[1];
   if (bits === undefined) throw new VfioTsError('VFIO_TS_BAD_ARGUMENT', `unknown pointee type ${type}`);
   return Number(bits) / 8;
-}
-
-/** The byte offset of a member in a uapi codec's layout (the codec's `fields`, keyed or listed by name). */
-function fieldOffset(c: { fields: unknown }, member: string): number | undefined {
-  const fields = c.fields as
-    | ReadonlyArray<{ name: string; offset: number }>
-    | Readonly<Record<string, { offset: number }>>;
-  if (Array.isArray(fields)) return fields.find((f) => f.name === member)?.offset;
-  return (fields as Record<string, { offset: number }>)[member]?.offset;
-}
-
-/** systemConstants gives numbers or decimal strings; this backend wants numbers. */
-function numericConstants(constants: Record<string, unknown>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [key, value] of Object.entries(constants)) {
-    if (typeof value === 'number') out[key] = value;
-    else if (typeof value === 'bigint') out[key] = Number(value);
-    else if (typeof value === 'string' && /^-?\d+$/.test(value)) out[key] = Number(value);
-  }
-  return out;
 }
 
 function fdKindOfPath(path: string): FdKind {

@@ -156,7 +156,12 @@ function openDevice(backend: Backend, target: EduTarget, res: Resources): Opened
   const after = structIoctl(backend, group, 'VFIO_GROUP_GET_STATUS', 'vfio_group_status');
   check((after.flags & k('VFIO_GROUP_FLAGS_CONTAINER_SET')) !== 0, 'SET_CONTAINER did not set CONTAINER_SET');
 
-  intIoctl(backend, container, 'VFIO_SET_IOMMU', k(model === 'type1v2' ? 'VFIO_TYPE1v2_IOMMU' : 'VFIO_SPAPR_TCE_v2_IOMMU'));
+  intIoctl(
+    backend,
+    container,
+    'VFIO_SET_IOMMU',
+    k(model === 'type1v2' ? 'VFIO_TYPE1v2_IOMMU' : 'VFIO_SPAPR_TCE_v2_IOMMU'),
+  );
 
   const name = new TextEncoder().encode(`${target.bdf}\0`);
   const device = backend.ioctl(group, ioctlNumber('VFIO_GROUP_GET_DEVICE_FD', backend.arch), name, {
@@ -461,9 +466,7 @@ export const cases: Record<string, KernelCase> = {
 };
 
 function byteSwap32(value: number): number {
-  return (
-    (((value & 0xff) << 24) | ((value & 0xff00) << 8) | ((value >>> 8) & 0xff00) | ((value >>> 24) & 0xff)) >>> 0
-  );
+  return (((value & 0xff) << 24) | ((value & 0xff00) << 8) | ((value >>> 8) & 0xff00) | ((value >>> 24) & 0xff)) >>> 0;
 }
 
 export default cases;
