@@ -21,6 +21,8 @@ export interface HeaderMember {
   readonly flexible?: boolean;
   /** A fixed array's element count, as written (a macro name or a number). */
   readonly arrayLength?: string;
+  /** The count member named by `__counted_by(...)`, for a flexible array that has one. */
+  readonly countedBy?: string;
   /** Index of the anonymous union this member belongs to, when it does. */
   readonly union?: number;
   readonly comment?: string;
@@ -90,7 +92,14 @@ const DOC_SIGNATURE =
 
 export async function extractHeaderFacts(text: string): Promise<HeaderFacts> {
   const parser = await cParser();
-  const tree = parser.parse(text);
+  // tree-sitter-c has no grammar for attributes after a declarator; blank them out (same length, so positions
+  // hold) and keep what __counted_by says, which is the length of a flexible array.
+  const countedBy = new Map<number, string>();
+  const parsable = text.replace(/__counted_by\s*\(\s*(\w+)\s*\)/g, (match: string, member: string, at: number) => {
+    countedBy.set(text.slice(0, at).split('\n').length - 1, member);
+    return ' '.repeat(match.length);
+  });
+  const tree = parser.parse(parsable);
   if (tree === null) throw new Error('tree-sitter returned no tree');
   const root = tree.rootNode;
   if (root.hasError) {
@@ -126,7 +135,7 @@ export async function extractHeaderFacts(text: string): Promise<HeaderFacts> {
         const body = node.childForFieldName('body');
         const name = node.childForFieldName('name')?.text;
         if (body !== null && name !== undefined) {
-          structs.push(withDoc({ name, line: node.startPosition.row + 1, members: readMembers(body) }, node));
+          structs.push(withDoc({ name, line: node.startPosition.row + 1, members: readMembers(body, countedBy) }, node));
         }
         break;
       }
@@ -180,7 +189,7 @@ export async function extractHeaderFile(path: string): Promise<HeaderFacts> {
   return extractHeaderFacts(readFileSync(path, 'utf8'));
 }
 
-function readMembers(body: Node): HeaderMember[] {
+function readMembers(body: Node, countedBy: ReadonlyMap<number, string>): HeaderMember[] {
   const members: HeaderMember[] = [];
   let unionIndex = 0;
   for (const field of body.namedChildren) {
@@ -189,13 +198,15 @@ function readMembers(body: Node): HeaderMember[] {
     if (typeNode.type === 'union_specifier' && typeNode.childForFieldName('name') === null) {
       const unionBody = typeNode.childForFieldName('body')!;
       const index = unionIndex++;
-      for (const inner of readMembers(unionBody)) members.push({ ...inner, union: index });
+      for (const inner of readMembers(unionBody, countedBy)) members.push({ ...inner, union: index });
       continue;
     }
     const comment = trailingComment(field);
     for (const declarator of field.childrenForFieldName('declarator')) {
       if (declarator === null) continue;
-      members.push(readDeclarator(typeNode, declarator, comment));
+      const member = readDeclarator(typeNode, declarator, comment);
+      const count = member.flexible ? countedBy.get(declarator.startPosition.row) : undefined;
+      members.push(count !== undefined ? { ...member, countedBy: count } : member);
     }
   }
   return members;

@@ -20,6 +20,15 @@ export type { ProbeStructRequest } from './c-source.js';
 export { compileSnippet } from './compile.js';
 export { LINUX_ERRNO_NAMES } from './errno-names.js';
 export { ProbeError, type ProbeErrorCode } from './errors.js';
+export {
+  fetchVendoredHeader,
+  readManifest,
+  VENDOR_ROOT,
+  type VendoredHeader,
+  type VendorManifest,
+  vendoredHeaderDir,
+  verifyVendor,
+} from './vendor.js';
 export type { AbiLayout, AbiLayouts, AbiName, StructLayout };
 
 export interface ProbeRequest extends ProbeSourceRequest {

@@ -60,7 +60,7 @@ interface RawSpec {
   structs: RawStruct[];
   'capability-chains'?: { name: string; 'info-struct': string; caps: { id: string; struct: string }[] }[];
   'flag-sets'?: { name: string; prefix: string; exclude?: string[]; only?: string[] }[];
-  enums?: { name: string; doc?: string; values: string[] }[];
+  enums?: { name: string; doc?: string; values: (string | { name: string; until: string })[] }[];
   'constant-overrides'?: { name: string; as: string }[];
   'system-constants'?: { include: string; names: string[] }[];
 }
@@ -337,13 +337,18 @@ export function resolveSpec({ raw, facts, layouts, kernelVersion }: ResolveInput
     return { name: f.name, values };
   });
   const enums = (raw.enums ?? []).map((e) => {
-    for (const v of e.values)
-      if (!headerConstants.has(v)) problems.push(`enums: ${e.name} names ${v}, which does not exist`);
-    return {
-      name: e.name,
-      ...(e.doc !== undefined ? { doc: e.doc } : {}),
-      values: e.values.filter((v) => headerConstants.has(v)),
-    };
+    const values: string[] = [];
+    for (const v of e.values) {
+      const name = typeof v === 'string' ? v : v.name;
+      const expected = typeof v === 'string' || versionKey(v.until) > kernel;
+      if (headerConstants.has(name)) {
+        if (!expected) problems.push(`enums: ${e.name} says ${name} went away before ${kernelVersion}, but the header has it`);
+        values.push(name);
+      } else if (expected) {
+        problems.push(`enums: ${e.name} names ${name}, which does not exist`);
+      }
+    }
+    return { name: e.name, ...(e.doc !== undefined ? { doc: e.doc } : {}), values };
   });
 
   // Constants: every integer macro and enumerator of the header, valued by the compiler.
@@ -430,8 +435,12 @@ function resolveMember(
   let flexible: SpecMember['flexible'];
   if (member.flexible) {
     if (raw.count !== undefined) flexible = { count: raw.count };
+    else if (member.countedBy !== undefined) flexible = { count: member.countedBy };
     else if (raw.length === 'rest') flexible = { rest: true };
     else problems.push(`${where} is a flexible array: say its length with count: <member> or length: rest`);
+    if (raw.count !== undefined && member.countedBy !== undefined && raw.count !== member.countedBy) {
+      problems.push(`${where} counts by ${raw.count} but the header's __counted_by says ${member.countedBy}`);
+    }
   } else if (raw.count !== undefined || raw.length !== undefined) {
     problems.push(`${where} has a length but is not a flexible array`);
   }

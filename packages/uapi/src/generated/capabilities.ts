@@ -4,7 +4,7 @@
 
 /** Per chain (the info struct whose cap_offset starts it): capability id -> the struct it stands for. */
 export const capabilityChains = {
-  'device-info': {},
+  'device-info': { /** VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP */ 5: 'vfio_device_info_cap_pci_atomic_comp' },
   'region-info': { /** VFIO_REGION_INFO_CAP_SPARSE_MMAP */ 1: 'vfio_region_info_cap_sparse_mmap', /** VFIO_REGION_INFO_CAP_TYPE */ 2: 'vfio_region_info_cap_type', /** VFIO_REGION_INFO_CAP_MSIX_MAPPABLE */ 3: 'vfio_info_cap_header', /** VFIO_REGION_INFO_CAP_NVLINK2_SSATGT */ 4: 'vfio_region_info_cap_nvlink2_ssatgt', /** VFIO_REGION_INFO_CAP_NVLINK2_LNKSPD */ 5: 'vfio_region_info_cap_nvlink2_lnkspd' },
   'iommu-type1-info': { /** VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE */ 1: 'vfio_iommu_type1_info_cap_iova_range', /** VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION */ 2: 'vfio_iommu_type1_info_cap_migration', /** VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL */ 3: 'vfio_iommu_type1_info_dma_avail' },
 } as const;

@@ -5,7 +5,7 @@
 import * as check from '../check.js';
 import type { CodecImpl, StructInit, StructLayoutInfo, StructView } from '../codec.js';
 import type { Arch } from './abi.js';
-import type { VfioInfoCapHeader, VfioGroupStatus, VfioDeviceInfo, VfioRegionInfo, VfioRegionSparseMmapArea, VfioRegionInfoCapSparseMmap, VfioRegionInfoCapType, VfioRegionGfxEdid, VfioDeviceMigrationInfo, VfioRegionInfoCapNvlink2Ssatgt, VfioRegionInfoCapNvlink2Lnkspd, VfioIrqInfo, VfioIrqSet, VfioPciDependentDevice, VfioPciHotResetInfo, VfioPciHotReset, VfioDeviceGfxPlaneInfo, VfioDeviceIoeventfd, VfioDeviceFeature, VfioDeviceFeatureMigration, VfioDeviceFeatureMigState, VfioDeviceLowPowerEntryWithWakeup, VfioDeviceFeatureDmaLoggingControl, VfioDeviceFeatureDmaLoggingRange, VfioDeviceFeatureDmaLoggingReport, VfioIommuType1Info, VfioIovaRange, VfioIommuType1InfoCapIovaRange, VfioIommuType1InfoCapMigration, VfioIommuType1InfoDmaAvail, VfioIommuType1DmaMap, VfioBitmap, VfioIommuType1DmaUnmap, VfioIommuType1DirtyBitmap, VfioIommuType1DirtyBitmapGet, VfioIommuSpaprTceDdwInfo, VfioIommuSpaprTceInfo, VfioEehPeErr, VfioEehPeOp, VfioIommuSpaprRegisterMemory, VfioIommuSpaprTceCreate, VfioIommuSpaprTceRemove, StructName, StructTypes } from './types.js';
+import type { VfioInfoCapHeader, VfioGroupStatus, VfioDeviceInfo, VfioRegionInfo, VfioRegionSparseMmapArea, VfioRegionInfoCapSparseMmap, VfioRegionInfoCapType, VfioRegionGfxEdid, VfioDeviceMigrationInfo, VfioRegionInfoCapNvlink2Ssatgt, VfioRegionInfoCapNvlink2Lnkspd, VfioIrqInfo, VfioIrqSet, VfioPciDependentDevice, VfioPciHotResetInfo, VfioPciHotReset, VfioDeviceGfxPlaneInfo, VfioDeviceIoeventfd, VfioDeviceFeature, VfioDeviceFeatureMigration, VfioDeviceFeatureMigState, VfioDeviceLowPowerEntryWithWakeup, VfioDeviceFeatureDmaLoggingControl, VfioDeviceFeatureDmaLoggingRange, VfioDeviceFeatureDmaLoggingReport, VfioIommuType1Info, VfioIovaRange, VfioIommuType1InfoCapIovaRange, VfioIommuType1InfoCapMigration, VfioIommuType1InfoDmaAvail, VfioIommuType1DmaMap, VfioBitmap, VfioIommuType1DmaUnmap, VfioIommuType1DirtyBitmap, VfioIommuType1DirtyBitmapGet, VfioIommuSpaprTceDdwInfo, VfioIommuSpaprTceInfo, VfioEehPeErr, VfioEehPeOp, VfioIommuSpaprRegisterMemory, VfioIommuSpaprTceCreate, VfioIommuSpaprTceRemove, VfioDeviceInfoCapPciAtomicComp, VfioDeviceBindIommufd, VfioDeviceAttachIommufdPt, VfioDeviceDetachIommufdPt, VfioPrecopyInfo, VfioDeviceFeatureMigDataSize, VfioDeviceFeatureBusMaster, VfioRegionDmaRange, VfioDeviceFeatureDmaBuf, VfioDeviceFeatureZpciErr, StructName, StructTypes } from './types.js';
 function sizeVfioInfoCapHeader0(_v: StructInit<VfioInfoCapHeader>): number {
   return 8;
 }
@@ -183,11 +183,11 @@ class ViewVfioGroupStatus1 {
 }
 
 function sizeVfioDeviceInfo0(_v: StructInit<VfioDeviceInfo>): number {
-  return 20;
+  return 24;
 }
 
 function decVfioDeviceInfo0(dv: DataView, o: number, le: boolean, end: number): VfioDeviceInfo {
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), numRegions: dv.getUint32(o + 8, le), numIrqs: dv.getUint32(o + 12, le), capOffset: dv.getUint32(o + 16, le) };
+  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), numRegions: dv.getUint32(o + 8, le), numIrqs: dv.getUint32(o + 12, le), capOffset: dv.getUint32(o + 16, le), pad: dv.getUint32(o + 20, le) };
 }
 
 function encVfioDeviceInfo0(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceInfo>): void {
@@ -210,6 +210,10 @@ function encVfioDeviceInfo0(dv: DataView, o: number, le: boolean, v: StructInit<
   {
     const x = v.capOffset;
     if (x !== undefined) dv.setUint32(o + 16, check.u32(x, 'vfio_device_info.cap_offset'), le);
+  }
+  {
+    const x = v.pad;
+    if (x !== undefined) dv.setUint32(o + 20, check.u32(x, 'vfio_device_info.pad'), le);
   }
 }
 
@@ -249,14 +253,20 @@ class ViewVfioDeviceInfo0 {
   set capOffset(value: number) {
     this._dv.setUint32(this._o + 16, check.u32(value, 'vfio_device_info.cap_offset'), this._le);
   }
+  get pad(): number {
+    return this._dv.getUint32(this._o + 20, this._le);
+  }
+  set pad(value: number) {
+    this._dv.setUint32(this._o + 20, check.u32(value, 'vfio_device_info.pad'), this._le);
+  }
 }
 
 function sizeVfioDeviceInfo1(_v: StructInit<VfioDeviceInfo>): number {
-  return 20;
+  return 24;
 }
 
 function decVfioDeviceInfo1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceInfo {
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), numRegions: dv.getUint32(o + 8, le), numIrqs: dv.getUint32(o + 12, le), capOffset: dv.getUint32(o + 16, le) };
+  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), numRegions: dv.getUint32(o + 8, le), numIrqs: dv.getUint32(o + 12, le), capOffset: dv.getUint32(o + 16, le), pad: dv.getUint32(o + 20, le) };
 }
 
 function encVfioDeviceInfo1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceInfo>): void {
@@ -279,6 +289,10 @@ function encVfioDeviceInfo1(dv: DataView, o: number, le: boolean, v: StructInit<
   {
     const x = v.capOffset;
     if (x !== undefined) dv.setUint32(o + 16, check.u32(x, 'vfio_device_info.cap_offset'), le);
+  }
+  {
+    const x = v.pad;
+    if (x !== undefined) dv.setUint32(o + 20, check.u32(x, 'vfio_device_info.pad'), le);
   }
 }
 
@@ -317,6 +331,12 @@ class ViewVfioDeviceInfo1 {
   }
   set capOffset(value: number) {
     this._dv.setUint32(this._o + 16, check.u32(value, 'vfio_device_info.cap_offset'), this._le);
+  }
+  get pad(): number {
+    return this._dv.getUint32(this._o + 20, this._le);
+  }
+  set pad(value: number) {
+    this._dv.setUint32(this._o + 20, check.u32(value, 'vfio_device_info.pad'), this._le);
   }
 }
 
@@ -1497,13 +1517,17 @@ function sizeVfioPciDependentDevice0(_v: StructInit<VfioPciDependentDevice>): nu
 }
 
 function decVfioPciDependentDevice0(dv: DataView, o: number, le: boolean, end: number): VfioPciDependentDevice {
-  return { groupId: dv.getUint32(o + 0, le), segment: dv.getUint16(o + 4, le), bus: dv.getUint8(o + 6), devfn: dv.getUint8(o + 7) };
+  return { groupId: dv.getUint32(o + 0, le), devid: dv.getUint32(o + 0, le), segment: dv.getUint16(o + 4, le), bus: dv.getUint8(o + 6), devfn: dv.getUint8(o + 7) };
 }
 
 function encVfioPciDependentDevice0(dv: DataView, o: number, le: boolean, v: StructInit<VfioPciDependentDevice>): void {
   {
     const x = v.groupId;
     if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_pci_dependent_device.group_id'), le);
+  }
+  {
+    const x = v.devid;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_pci_dependent_device.devid'), le);
   }
   {
     const x = v.segment;
@@ -1531,6 +1555,12 @@ class ViewVfioPciDependentDevice0 {
   set groupId(value: number) {
     this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_pci_dependent_device.group_id'), this._le);
   }
+  get devid(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set devid(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_pci_dependent_device.devid'), this._le);
+  }
   get segment(): number {
     return this._dv.getUint16(this._o + 4, this._le);
   }
@@ -1556,13 +1586,17 @@ function sizeVfioPciDependentDevice1(_v: StructInit<VfioPciDependentDevice>): nu
 }
 
 function decVfioPciDependentDevice1(dv: DataView, o: number, le: boolean, end: number): VfioPciDependentDevice {
-  return { groupId: dv.getUint32(o + 0, le), segment: dv.getUint16(o + 4, le), bus: dv.getUint8(o + 6), devfn: dv.getUint8(o + 7) };
+  return { groupId: dv.getUint32(o + 0, le), devid: dv.getUint32(o + 0, le), segment: dv.getUint16(o + 4, le), bus: dv.getUint8(o + 6), devfn: dv.getUint8(o + 7) };
 }
 
 function encVfioPciDependentDevice1(dv: DataView, o: number, le: boolean, v: StructInit<VfioPciDependentDevice>): void {
   {
     const x = v.groupId;
     if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_pci_dependent_device.group_id'), le);
+  }
+  {
+    const x = v.devid;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_pci_dependent_device.devid'), le);
   }
   {
     const x = v.segment;
@@ -1589,6 +1623,12 @@ class ViewVfioPciDependentDevice1 {
   }
   set groupId(value: number) {
     this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_pci_dependent_device.group_id'), this._le);
+  }
+  get devid(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set devid(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_pci_dependent_device.devid'), this._le);
   }
   get segment(): number {
     return this._dv.getUint16(this._o + 4, this._le);
@@ -1859,7 +1899,7 @@ function sizeVfioDeviceGfxPlaneInfo0(_v: StructInit<VfioDeviceGfxPlaneInfo>): nu
 }
 
 function decVfioDeviceGfxPlaneInfo0(dv: DataView, o: number, le: boolean, end: number): VfioDeviceGfxPlaneInfo {
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), drmPlaneType: dv.getUint32(o + 8, le), drmFormat: dv.getUint32(o + 12, le), drmFormatMod: dv.getBigUint64(o + 16, le), width: dv.getUint32(o + 24, le), height: dv.getUint32(o + 28, le), stride: dv.getUint32(o + 32, le), size: dv.getUint32(o + 36, le), xPos: dv.getUint32(o + 40, le), yPos: dv.getUint32(o + 44, le), xHot: dv.getUint32(o + 48, le), yHot: dv.getUint32(o + 52, le), regionIndex: dv.getUint32(o + 56, le), dmabufId: dv.getUint32(o + 56, le) };
+  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), drmPlaneType: dv.getUint32(o + 8, le), drmFormat: dv.getUint32(o + 12, le), drmFormatMod: dv.getBigUint64(o + 16, le), width: dv.getUint32(o + 24, le), height: dv.getUint32(o + 28, le), stride: dv.getUint32(o + 32, le), size: dv.getUint32(o + 36, le), xPos: dv.getUint32(o + 40, le), yPos: dv.getUint32(o + 44, le), xHot: dv.getUint32(o + 48, le), yHot: dv.getUint32(o + 52, le), regionIndex: dv.getUint32(o + 56, le), dmabufId: dv.getUint32(o + 56, le), reserved: dv.getUint32(o + 60, le) };
 }
 
 function encVfioDeviceGfxPlaneInfo0(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceGfxPlaneInfo>): void {
@@ -1922,6 +1962,10 @@ function encVfioDeviceGfxPlaneInfo0(dv: DataView, o: number, le: boolean, v: Str
   {
     const x = v.dmabufId;
     if (x !== undefined) dv.setUint32(o + 56, check.u32(x, 'vfio_device_gfx_plane_info.dmabuf_id'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 60, check.u32(x, 'vfio_device_gfx_plane_info.reserved'), le);
   }
 }
 
@@ -2021,14 +2065,20 @@ class ViewVfioDeviceGfxPlaneInfo0 {
   set dmabufId(value: number) {
     this._dv.setUint32(this._o + 56, check.u32(value, 'vfio_device_gfx_plane_info.dmabuf_id'), this._le);
   }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 60, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 60, check.u32(value, 'vfio_device_gfx_plane_info.reserved'), this._le);
+  }
 }
 
 function sizeVfioDeviceGfxPlaneInfo1(_v: StructInit<VfioDeviceGfxPlaneInfo>): number {
-  return 60;
+  return 64;
 }
 
 function decVfioDeviceGfxPlaneInfo1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceGfxPlaneInfo {
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), drmPlaneType: dv.getUint32(o + 8, le), drmFormat: dv.getUint32(o + 12, le), drmFormatMod: dv.getBigUint64(o + 16, le), width: dv.getUint32(o + 24, le), height: dv.getUint32(o + 28, le), stride: dv.getUint32(o + 32, le), size: dv.getUint32(o + 36, le), xPos: dv.getUint32(o + 40, le), yPos: dv.getUint32(o + 44, le), xHot: dv.getUint32(o + 48, le), yHot: dv.getUint32(o + 52, le), regionIndex: dv.getUint32(o + 56, le), dmabufId: dv.getUint32(o + 56, le) };
+  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), drmPlaneType: dv.getUint32(o + 8, le), drmFormat: dv.getUint32(o + 12, le), drmFormatMod: dv.getBigUint64(o + 16, le), width: dv.getUint32(o + 24, le), height: dv.getUint32(o + 28, le), stride: dv.getUint32(o + 32, le), size: dv.getUint32(o + 36, le), xPos: dv.getUint32(o + 40, le), yPos: dv.getUint32(o + 44, le), xHot: dv.getUint32(o + 48, le), yHot: dv.getUint32(o + 52, le), regionIndex: dv.getUint32(o + 56, le), dmabufId: dv.getUint32(o + 56, le), reserved: dv.getUint32(o + 60, le) };
 }
 
 function encVfioDeviceGfxPlaneInfo1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceGfxPlaneInfo>): void {
@@ -2091,6 +2141,10 @@ function encVfioDeviceGfxPlaneInfo1(dv: DataView, o: number, le: boolean, v: Str
   {
     const x = v.dmabufId;
     if (x !== undefined) dv.setUint32(o + 56, check.u32(x, 'vfio_device_gfx_plane_info.dmabuf_id'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 60, check.u32(x, 'vfio_device_gfx_plane_info.reserved'), le);
   }
 }
 
@@ -2190,6 +2244,12 @@ class ViewVfioDeviceGfxPlaneInfo1 {
   set dmabufId(value: number) {
     this._dv.setUint32(this._o + 56, check.u32(value, 'vfio_device_gfx_plane_info.dmabuf_id'), this._le);
   }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 60, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 60, check.u32(value, 'vfio_device_gfx_plane_info.reserved'), this._le);
+  }
 }
 
 function sizeVfioDeviceIoeventfd0(_v: StructInit<VfioDeviceIoeventfd>): number {
@@ -2197,7 +2257,7 @@ function sizeVfioDeviceIoeventfd0(_v: StructInit<VfioDeviceIoeventfd>): number {
 }
 
 function decVfioDeviceIoeventfd0(dv: DataView, o: number, le: boolean, end: number): VfioDeviceIoeventfd {
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), offset: dv.getBigUint64(o + 8, le), data: dv.getBigUint64(o + 16, le), fd: dv.getInt32(o + 24, le) };
+  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), offset: dv.getBigUint64(o + 8, le), data: dv.getBigUint64(o + 16, le), fd: dv.getInt32(o + 24, le), reserved: dv.getUint32(o + 28, le) };
 }
 
 function encVfioDeviceIoeventfd0(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceIoeventfd>): void {
@@ -2220,6 +2280,10 @@ function encVfioDeviceIoeventfd0(dv: DataView, o: number, le: boolean, v: Struct
   {
     const x = v.fd;
     if (x !== undefined) dv.setInt32(o + 24, check.s32(x, 'vfio_device_ioeventfd.fd'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 28, check.u32(x, 'vfio_device_ioeventfd.reserved'), le);
   }
 }
 
@@ -2259,14 +2323,20 @@ class ViewVfioDeviceIoeventfd0 {
   set fd(value: number) {
     this._dv.setInt32(this._o + 24, check.s32(value, 'vfio_device_ioeventfd.fd'), this._le);
   }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 28, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 28, check.u32(value, 'vfio_device_ioeventfd.reserved'), this._le);
+  }
 }
 
 function sizeVfioDeviceIoeventfd1(_v: StructInit<VfioDeviceIoeventfd>): number {
-  return 28;
+  return 32;
 }
 
 function decVfioDeviceIoeventfd1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceIoeventfd {
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), offset: dv.getBigUint64(o + 8, le), data: dv.getBigUint64(o + 16, le), fd: dv.getInt32(o + 24, le) };
+  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), offset: dv.getBigUint64(o + 8, le), data: dv.getBigUint64(o + 16, le), fd: dv.getInt32(o + 24, le), reserved: dv.getUint32(o + 28, le) };
 }
 
 function encVfioDeviceIoeventfd1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceIoeventfd>): void {
@@ -2289,6 +2359,10 @@ function encVfioDeviceIoeventfd1(dv: DataView, o: number, le: boolean, v: Struct
   {
     const x = v.fd;
     if (x !== undefined) dv.setInt32(o + 24, check.s32(x, 'vfio_device_ioeventfd.fd'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 28, check.u32(x, 'vfio_device_ioeventfd.reserved'), le);
   }
 }
 
@@ -2327,6 +2401,12 @@ class ViewVfioDeviceIoeventfd1 {
   }
   set fd(value: number) {
     this._dv.setInt32(this._o + 24, check.s32(value, 'vfio_device_ioeventfd.fd'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 28, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 28, check.u32(value, 'vfio_device_ioeventfd.reserved'), this._le);
   }
 }
 
@@ -2953,7 +3033,7 @@ function sizeVfioIommuType1Info0(_v: StructInit<VfioIommuType1Info>): number {
 }
 
 function decVfioIommuType1Info0(dv: DataView, o: number, le: boolean, end: number): VfioIommuType1Info {
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), iovaPgsizes: dv.getBigUint64(o + 8, le), capOffset: dv.getUint32(o + 16, le) };
+  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), iovaPgsizes: dv.getBigUint64(o + 8, le), capOffset: dv.getUint32(o + 16, le), pad: dv.getUint32(o + 20, le) };
 }
 
 function encVfioIommuType1Info0(dv: DataView, o: number, le: boolean, v: StructInit<VfioIommuType1Info>): void {
@@ -2972,6 +3052,10 @@ function encVfioIommuType1Info0(dv: DataView, o: number, le: boolean, v: StructI
   {
     const x = v.capOffset;
     if (x !== undefined) dv.setUint32(o + 16, check.u32(x, 'vfio_iommu_type1_info.cap_offset'), le);
+  }
+  {
+    const x = v.pad;
+    if (x !== undefined) dv.setUint32(o + 20, check.u32(x, 'vfio_iommu_type1_info.pad'), le);
   }
 }
 
@@ -3005,14 +3089,20 @@ class ViewVfioIommuType1Info0 {
   set capOffset(value: number) {
     this._dv.setUint32(this._o + 16, check.u32(value, 'vfio_iommu_type1_info.cap_offset'), this._le);
   }
+  get pad(): number {
+    return this._dv.getUint32(this._o + 20, this._le);
+  }
+  set pad(value: number) {
+    this._dv.setUint32(this._o + 20, check.u32(value, 'vfio_iommu_type1_info.pad'), this._le);
+  }
 }
 
 function sizeVfioIommuType1Info1(_v: StructInit<VfioIommuType1Info>): number {
-  return 20;
+  return 24;
 }
 
 function decVfioIommuType1Info1(dv: DataView, o: number, le: boolean, end: number): VfioIommuType1Info {
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), iovaPgsizes: dv.getBigUint64(o + 8, le), capOffset: dv.getUint32(o + 16, le) };
+  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), iovaPgsizes: dv.getBigUint64(o + 8, le), capOffset: dv.getUint32(o + 16, le), pad: dv.getUint32(o + 20, le) };
 }
 
 function encVfioIommuType1Info1(dv: DataView, o: number, le: boolean, v: StructInit<VfioIommuType1Info>): void {
@@ -3031,6 +3121,10 @@ function encVfioIommuType1Info1(dv: DataView, o: number, le: boolean, v: StructI
   {
     const x = v.capOffset;
     if (x !== undefined) dv.setUint32(o + 16, check.u32(x, 'vfio_iommu_type1_info.cap_offset'), le);
+  }
+  {
+    const x = v.pad;
+    if (x !== undefined) dv.setUint32(o + 20, check.u32(x, 'vfio_iommu_type1_info.pad'), le);
   }
 }
 
@@ -3063,6 +3157,12 @@ class ViewVfioIommuType1Info1 {
   }
   set capOffset(value: number) {
     this._dv.setUint32(this._o + 16, check.u32(value, 'vfio_iommu_type1_info.cap_offset'), this._le);
+  }
+  get pad(): number {
+    return this._dv.getUint32(this._o + 20, this._le);
+  }
+  set pad(value: number) {
+    this._dv.setUint32(this._o + 20, check.u32(value, 'vfio_iommu_type1_info.pad'), this._le);
   }
 }
 
@@ -4866,6 +4966,964 @@ class ViewVfioIommuSpaprTceRemove1 {
   }
 }
 
+function sizeVfioDeviceInfoCapPciAtomicComp0(_v: StructInit<VfioDeviceInfoCapPciAtomicComp>): number {
+  return 16;
+}
+
+function decVfioDeviceInfoCapPciAtomicComp0(dv: DataView, o: number, le: boolean, end: number): VfioDeviceInfoCapPciAtomicComp {
+  return { header: decVfioInfoCapHeader0(dv, o + 0, le, end), flags: dv.getUint32(o + 8, le), reserved: dv.getUint32(o + 12, le) };
+}
+
+function encVfioDeviceInfoCapPciAtomicComp0(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceInfoCapPciAtomicComp>): void {
+  {
+    const x = v.header;
+    if (x !== undefined) encVfioInfoCapHeader0(dv, o + 0, le, x);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_device_info_cap_pci_atomic_comp.flags'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_device_info_cap_pci_atomic_comp.reserved'), le);
+  }
+}
+
+class ViewVfioDeviceInfoCapPciAtomicComp0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get header(): StructView<VfioInfoCapHeader> {
+    return new ViewVfioInfoCapHeader0(this._dv, this._o + 0, this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_device_info_cap_pci_atomic_comp.flags'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_device_info_cap_pci_atomic_comp.reserved'), this._le);
+  }
+}
+
+function sizeVfioDeviceInfoCapPciAtomicComp1(_v: StructInit<VfioDeviceInfoCapPciAtomicComp>): number {
+  return 16;
+}
+
+function decVfioDeviceInfoCapPciAtomicComp1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceInfoCapPciAtomicComp {
+  return { header: decVfioInfoCapHeader1(dv, o + 0, le, end), flags: dv.getUint32(o + 8, le), reserved: dv.getUint32(o + 12, le) };
+}
+
+function encVfioDeviceInfoCapPciAtomicComp1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceInfoCapPciAtomicComp>): void {
+  {
+    const x = v.header;
+    if (x !== undefined) encVfioInfoCapHeader1(dv, o + 0, le, x);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_device_info_cap_pci_atomic_comp.flags'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_device_info_cap_pci_atomic_comp.reserved'), le);
+  }
+}
+
+class ViewVfioDeviceInfoCapPciAtomicComp1 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get header(): StructView<VfioInfoCapHeader> {
+    return new ViewVfioInfoCapHeader1(this._dv, this._o + 0, this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_device_info_cap_pci_atomic_comp.flags'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_device_info_cap_pci_atomic_comp.reserved'), this._le);
+  }
+}
+
+function sizeVfioDeviceBindIommufd0(_v: StructInit<VfioDeviceBindIommufd>): number {
+  return 24;
+}
+
+function decVfioDeviceBindIommufd0(dv: DataView, o: number, le: boolean, end: number): VfioDeviceBindIommufd {
+  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), iommufd: dv.getInt32(o + 8, le), outDevid: dv.getUint32(o + 12, le), tokenUuidPtr: dv.getBigUint64(o + 16, le) };
+}
+
+function encVfioDeviceBindIommufd0(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceBindIommufd>): void {
+  {
+    const x = v.argsz;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_device_bind_iommufd.argsz'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_device_bind_iommufd.flags'), le);
+  }
+  {
+    const x = v.iommufd;
+    if (x !== undefined) dv.setInt32(o + 8, check.s32(x, 'vfio_device_bind_iommufd.iommufd'), le);
+  }
+  {
+    const x = v.outDevid;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_device_bind_iommufd.out_devid'), le);
+  }
+  {
+    const x = v.tokenUuidPtr;
+    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'vfio_device_bind_iommufd.token_uuid_ptr'), le);
+  }
+}
+
+class ViewVfioDeviceBindIommufd0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get argsz(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set argsz(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_bind_iommufd.argsz'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_device_bind_iommufd.flags'), this._le);
+  }
+  get iommufd(): number {
+    return this._dv.getInt32(this._o + 8, this._le);
+  }
+  set iommufd(value: number) {
+    this._dv.setInt32(this._o + 8, check.s32(value, 'vfio_device_bind_iommufd.iommufd'), this._le);
+  }
+  get outDevid(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set outDevid(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_device_bind_iommufd.out_devid'), this._le);
+  }
+  get tokenUuidPtr(): bigint {
+    return this._dv.getBigUint64(this._o + 16, this._le);
+  }
+  set tokenUuidPtr(value: bigint) {
+    this._dv.setBigUint64(this._o + 16, check.u64(value, 'vfio_device_bind_iommufd.token_uuid_ptr'), this._le);
+  }
+}
+
+function sizeVfioDeviceBindIommufd1(_v: StructInit<VfioDeviceBindIommufd>): number {
+  return 24;
+}
+
+function decVfioDeviceBindIommufd1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceBindIommufd {
+  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), iommufd: dv.getInt32(o + 8, le), outDevid: dv.getUint32(o + 12, le), tokenUuidPtr: dv.getBigUint64(o + 16, le) };
+}
+
+function encVfioDeviceBindIommufd1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceBindIommufd>): void {
+  {
+    const x = v.argsz;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_device_bind_iommufd.argsz'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_device_bind_iommufd.flags'), le);
+  }
+  {
+    const x = v.iommufd;
+    if (x !== undefined) dv.setInt32(o + 8, check.s32(x, 'vfio_device_bind_iommufd.iommufd'), le);
+  }
+  {
+    const x = v.outDevid;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_device_bind_iommufd.out_devid'), le);
+  }
+  {
+    const x = v.tokenUuidPtr;
+    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'vfio_device_bind_iommufd.token_uuid_ptr'), le);
+  }
+}
+
+class ViewVfioDeviceBindIommufd1 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get argsz(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set argsz(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_bind_iommufd.argsz'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_device_bind_iommufd.flags'), this._le);
+  }
+  get iommufd(): number {
+    return this._dv.getInt32(this._o + 8, this._le);
+  }
+  set iommufd(value: number) {
+    this._dv.setInt32(this._o + 8, check.s32(value, 'vfio_device_bind_iommufd.iommufd'), this._le);
+  }
+  get outDevid(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set outDevid(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_device_bind_iommufd.out_devid'), this._le);
+  }
+  get tokenUuidPtr(): bigint {
+    return this._dv.getBigUint64(this._o + 16, this._le);
+  }
+  set tokenUuidPtr(value: bigint) {
+    this._dv.setBigUint64(this._o + 16, check.u64(value, 'vfio_device_bind_iommufd.token_uuid_ptr'), this._le);
+  }
+}
+
+function sizeVfioDeviceAttachIommufdPt0(_v: StructInit<VfioDeviceAttachIommufdPt>): number {
+  return 16;
+}
+
+function decVfioDeviceAttachIommufdPt0(dv: DataView, o: number, le: boolean, end: number): VfioDeviceAttachIommufdPt {
+  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), ptId: dv.getUint32(o + 8, le), pasid: dv.getUint32(o + 12, le) };
+}
+
+function encVfioDeviceAttachIommufdPt0(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceAttachIommufdPt>): void {
+  {
+    const x = v.argsz;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_device_attach_iommufd_pt.argsz'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_device_attach_iommufd_pt.flags'), le);
+  }
+  {
+    const x = v.ptId;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_device_attach_iommufd_pt.pt_id'), le);
+  }
+  {
+    const x = v.pasid;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_device_attach_iommufd_pt.pasid'), le);
+  }
+}
+
+class ViewVfioDeviceAttachIommufdPt0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get argsz(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set argsz(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_attach_iommufd_pt.argsz'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_device_attach_iommufd_pt.flags'), this._le);
+  }
+  get ptId(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set ptId(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_device_attach_iommufd_pt.pt_id'), this._le);
+  }
+  get pasid(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set pasid(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_device_attach_iommufd_pt.pasid'), this._le);
+  }
+}
+
+function sizeVfioDeviceAttachIommufdPt1(_v: StructInit<VfioDeviceAttachIommufdPt>): number {
+  return 16;
+}
+
+function decVfioDeviceAttachIommufdPt1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceAttachIommufdPt {
+  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), ptId: dv.getUint32(o + 8, le), pasid: dv.getUint32(o + 12, le) };
+}
+
+function encVfioDeviceAttachIommufdPt1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceAttachIommufdPt>): void {
+  {
+    const x = v.argsz;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_device_attach_iommufd_pt.argsz'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_device_attach_iommufd_pt.flags'), le);
+  }
+  {
+    const x = v.ptId;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_device_attach_iommufd_pt.pt_id'), le);
+  }
+  {
+    const x = v.pasid;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_device_attach_iommufd_pt.pasid'), le);
+  }
+}
+
+class ViewVfioDeviceAttachIommufdPt1 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get argsz(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set argsz(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_attach_iommufd_pt.argsz'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_device_attach_iommufd_pt.flags'), this._le);
+  }
+  get ptId(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set ptId(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_device_attach_iommufd_pt.pt_id'), this._le);
+  }
+  get pasid(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set pasid(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_device_attach_iommufd_pt.pasid'), this._le);
+  }
+}
+
+function sizeVfioDeviceDetachIommufdPt0(_v: StructInit<VfioDeviceDetachIommufdPt>): number {
+  return 12;
+}
+
+function decVfioDeviceDetachIommufdPt0(dv: DataView, o: number, le: boolean, end: number): VfioDeviceDetachIommufdPt {
+  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), pasid: dv.getUint32(o + 8, le) };
+}
+
+function encVfioDeviceDetachIommufdPt0(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceDetachIommufdPt>): void {
+  {
+    const x = v.argsz;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_device_detach_iommufd_pt.argsz'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_device_detach_iommufd_pt.flags'), le);
+  }
+  {
+    const x = v.pasid;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_device_detach_iommufd_pt.pasid'), le);
+  }
+}
+
+class ViewVfioDeviceDetachIommufdPt0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get argsz(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set argsz(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_detach_iommufd_pt.argsz'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_device_detach_iommufd_pt.flags'), this._le);
+  }
+  get pasid(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set pasid(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_device_detach_iommufd_pt.pasid'), this._le);
+  }
+}
+
+function sizeVfioDeviceDetachIommufdPt1(_v: StructInit<VfioDeviceDetachIommufdPt>): number {
+  return 12;
+}
+
+function decVfioDeviceDetachIommufdPt1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceDetachIommufdPt {
+  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), pasid: dv.getUint32(o + 8, le) };
+}
+
+function encVfioDeviceDetachIommufdPt1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceDetachIommufdPt>): void {
+  {
+    const x = v.argsz;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_device_detach_iommufd_pt.argsz'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_device_detach_iommufd_pt.flags'), le);
+  }
+  {
+    const x = v.pasid;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_device_detach_iommufd_pt.pasid'), le);
+  }
+}
+
+class ViewVfioDeviceDetachIommufdPt1 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get argsz(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set argsz(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_detach_iommufd_pt.argsz'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_device_detach_iommufd_pt.flags'), this._le);
+  }
+  get pasid(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set pasid(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_device_detach_iommufd_pt.pasid'), this._le);
+  }
+}
+
+function sizeVfioPrecopyInfo0(_v: StructInit<VfioPrecopyInfo>): number {
+  return 24;
+}
+
+function decVfioPrecopyInfo0(dv: DataView, o: number, le: boolean, end: number): VfioPrecopyInfo {
+  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), initialBytes: dv.getBigUint64(o + 8, le), dirtyBytes: dv.getBigUint64(o + 16, le) };
+}
+
+function encVfioPrecopyInfo0(dv: DataView, o: number, le: boolean, v: StructInit<VfioPrecopyInfo>): void {
+  {
+    const x = v.argsz;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_precopy_info.argsz'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_precopy_info.flags'), le);
+  }
+  {
+    const x = v.initialBytes;
+    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'vfio_precopy_info.initial_bytes'), le);
+  }
+  {
+    const x = v.dirtyBytes;
+    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'vfio_precopy_info.dirty_bytes'), le);
+  }
+}
+
+class ViewVfioPrecopyInfo0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get argsz(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set argsz(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_precopy_info.argsz'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_precopy_info.flags'), this._le);
+  }
+  get initialBytes(): bigint {
+    return this._dv.getBigUint64(this._o + 8, this._le);
+  }
+  set initialBytes(value: bigint) {
+    this._dv.setBigUint64(this._o + 8, check.u64(value, 'vfio_precopy_info.initial_bytes'), this._le);
+  }
+  get dirtyBytes(): bigint {
+    return this._dv.getBigUint64(this._o + 16, this._le);
+  }
+  set dirtyBytes(value: bigint) {
+    this._dv.setBigUint64(this._o + 16, check.u64(value, 'vfio_precopy_info.dirty_bytes'), this._le);
+  }
+}
+
+function sizeVfioPrecopyInfo1(_v: StructInit<VfioPrecopyInfo>): number {
+  return 24;
+}
+
+function decVfioPrecopyInfo1(dv: DataView, o: number, le: boolean, end: number): VfioPrecopyInfo {
+  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), initialBytes: dv.getBigUint64(o + 8, le), dirtyBytes: dv.getBigUint64(o + 16, le) };
+}
+
+function encVfioPrecopyInfo1(dv: DataView, o: number, le: boolean, v: StructInit<VfioPrecopyInfo>): void {
+  {
+    const x = v.argsz;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_precopy_info.argsz'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_precopy_info.flags'), le);
+  }
+  {
+    const x = v.initialBytes;
+    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'vfio_precopy_info.initial_bytes'), le);
+  }
+  {
+    const x = v.dirtyBytes;
+    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'vfio_precopy_info.dirty_bytes'), le);
+  }
+}
+
+class ViewVfioPrecopyInfo1 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get argsz(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set argsz(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_precopy_info.argsz'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_precopy_info.flags'), this._le);
+  }
+  get initialBytes(): bigint {
+    return this._dv.getBigUint64(this._o + 8, this._le);
+  }
+  set initialBytes(value: bigint) {
+    this._dv.setBigUint64(this._o + 8, check.u64(value, 'vfio_precopy_info.initial_bytes'), this._le);
+  }
+  get dirtyBytes(): bigint {
+    return this._dv.getBigUint64(this._o + 16, this._le);
+  }
+  set dirtyBytes(value: bigint) {
+    this._dv.setBigUint64(this._o + 16, check.u64(value, 'vfio_precopy_info.dirty_bytes'), this._le);
+  }
+}
+
+function sizeVfioDeviceFeatureMigDataSize0(_v: StructInit<VfioDeviceFeatureMigDataSize>): number {
+  return 8;
+}
+
+function decVfioDeviceFeatureMigDataSize0(dv: DataView, o: number, le: boolean, end: number): VfioDeviceFeatureMigDataSize {
+  return { stopCopyLength: dv.getBigUint64(o + 0, le) };
+}
+
+function encVfioDeviceFeatureMigDataSize0(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceFeatureMigDataSize>): void {
+  {
+    const x = v.stopCopyLength;
+    if (x !== undefined) dv.setBigUint64(o + 0, check.u64(x, 'vfio_device_feature_mig_data_size.stop_copy_length'), le);
+  }
+}
+
+class ViewVfioDeviceFeatureMigDataSize0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get stopCopyLength(): bigint {
+    return this._dv.getBigUint64(this._o + 0, this._le);
+  }
+  set stopCopyLength(value: bigint) {
+    this._dv.setBigUint64(this._o + 0, check.u64(value, 'vfio_device_feature_mig_data_size.stop_copy_length'), this._le);
+  }
+}
+
+function sizeVfioDeviceFeatureMigDataSize1(_v: StructInit<VfioDeviceFeatureMigDataSize>): number {
+  return 8;
+}
+
+function decVfioDeviceFeatureMigDataSize1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceFeatureMigDataSize {
+  return { stopCopyLength: dv.getBigUint64(o + 0, le) };
+}
+
+function encVfioDeviceFeatureMigDataSize1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceFeatureMigDataSize>): void {
+  {
+    const x = v.stopCopyLength;
+    if (x !== undefined) dv.setBigUint64(o + 0, check.u64(x, 'vfio_device_feature_mig_data_size.stop_copy_length'), le);
+  }
+}
+
+class ViewVfioDeviceFeatureMigDataSize1 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get stopCopyLength(): bigint {
+    return this._dv.getBigUint64(this._o + 0, this._le);
+  }
+  set stopCopyLength(value: bigint) {
+    this._dv.setBigUint64(this._o + 0, check.u64(value, 'vfio_device_feature_mig_data_size.stop_copy_length'), this._le);
+  }
+}
+
+function sizeVfioDeviceFeatureBusMaster0(_v: StructInit<VfioDeviceFeatureBusMaster>): number {
+  return 4;
+}
+
+function decVfioDeviceFeatureBusMaster0(dv: DataView, o: number, le: boolean, end: number): VfioDeviceFeatureBusMaster {
+  return { op: dv.getUint32(o + 0, le) };
+}
+
+function encVfioDeviceFeatureBusMaster0(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceFeatureBusMaster>): void {
+  {
+    const x = v.op;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_device_feature_bus_master.op'), le);
+  }
+}
+
+class ViewVfioDeviceFeatureBusMaster0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get op(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set op(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_feature_bus_master.op'), this._le);
+  }
+}
+
+function sizeVfioDeviceFeatureBusMaster1(_v: StructInit<VfioDeviceFeatureBusMaster>): number {
+  return 4;
+}
+
+function decVfioDeviceFeatureBusMaster1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceFeatureBusMaster {
+  return { op: dv.getUint32(o + 0, le) };
+}
+
+function encVfioDeviceFeatureBusMaster1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceFeatureBusMaster>): void {
+  {
+    const x = v.op;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_device_feature_bus_master.op'), le);
+  }
+}
+
+class ViewVfioDeviceFeatureBusMaster1 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get op(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set op(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_feature_bus_master.op'), this._le);
+  }
+}
+
+function sizeVfioRegionDmaRange0(_v: StructInit<VfioRegionDmaRange>): number {
+  return 16;
+}
+
+function decVfioRegionDmaRange0(dv: DataView, o: number, le: boolean, end: number): VfioRegionDmaRange {
+  return { offset: dv.getBigUint64(o + 0, le), length: dv.getBigUint64(o + 8, le) };
+}
+
+function encVfioRegionDmaRange0(dv: DataView, o: number, le: boolean, v: StructInit<VfioRegionDmaRange>): void {
+  {
+    const x = v.offset;
+    if (x !== undefined) dv.setBigUint64(o + 0, check.u64(x, 'vfio_region_dma_range.offset'), le);
+  }
+  {
+    const x = v.length;
+    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'vfio_region_dma_range.length'), le);
+  }
+}
+
+class ViewVfioRegionDmaRange0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get offset(): bigint {
+    return this._dv.getBigUint64(this._o + 0, this._le);
+  }
+  set offset(value: bigint) {
+    this._dv.setBigUint64(this._o + 0, check.u64(value, 'vfio_region_dma_range.offset'), this._le);
+  }
+  get length(): bigint {
+    return this._dv.getBigUint64(this._o + 8, this._le);
+  }
+  set length(value: bigint) {
+    this._dv.setBigUint64(this._o + 8, check.u64(value, 'vfio_region_dma_range.length'), this._le);
+  }
+}
+
+function sizeVfioRegionDmaRange1(_v: StructInit<VfioRegionDmaRange>): number {
+  return 16;
+}
+
+function decVfioRegionDmaRange1(dv: DataView, o: number, le: boolean, end: number): VfioRegionDmaRange {
+  return { offset: dv.getBigUint64(o + 0, le), length: dv.getBigUint64(o + 8, le) };
+}
+
+function encVfioRegionDmaRange1(dv: DataView, o: number, le: boolean, v: StructInit<VfioRegionDmaRange>): void {
+  {
+    const x = v.offset;
+    if (x !== undefined) dv.setBigUint64(o + 0, check.u64(x, 'vfio_region_dma_range.offset'), le);
+  }
+  {
+    const x = v.length;
+    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'vfio_region_dma_range.length'), le);
+  }
+}
+
+class ViewVfioRegionDmaRange1 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get offset(): bigint {
+    return this._dv.getBigUint64(this._o + 0, this._le);
+  }
+  set offset(value: bigint) {
+    this._dv.setBigUint64(this._o + 0, check.u64(value, 'vfio_region_dma_range.offset'), this._le);
+  }
+  get length(): bigint {
+    return this._dv.getBigUint64(this._o + 8, this._le);
+  }
+  set length(value: bigint) {
+    this._dv.setBigUint64(this._o + 8, check.u64(value, 'vfio_region_dma_range.length'), this._le);
+  }
+}
+
+function sizeVfioDeviceFeatureDmaBuf0(v: StructInit<VfioDeviceFeatureDmaBuf>): number {
+  return Math.max(16, 16 + (v.dmaRanges?.length ?? 0) * 16);
+}
+
+function decVfioDeviceFeatureDmaBuf0(dv: DataView, o: number, le: boolean, end: number): VfioDeviceFeatureDmaBuf {
+  const nrRanges = dv.getUint32(o + 12, le);
+  const dmaRangesN = nrRanges;
+  check.arrayEnd('vfio_device_feature_dma_buf', 'dma_ranges', o + 16, dmaRangesN, 16, end);
+  const dmaRanges = new Array(dmaRangesN);
+  for (let i = 0; i < dmaRangesN; i++) dmaRanges[i] = decVfioRegionDmaRange0(dv, o + 16 + i * 16, le, end);
+  return { regionIndex: dv.getUint32(o + 0, le), openFlags: dv.getUint32(o + 4, le), flags: dv.getUint32(o + 8, le), nrRanges, dmaRanges };
+}
+
+function encVfioDeviceFeatureDmaBuf0(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceFeatureDmaBuf>): void {
+  {
+    const x = v.regionIndex;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_device_feature_dma_buf.region_index'), le);
+  }
+  {
+    const x = v.openFlags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_device_feature_dma_buf.open_flags'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_device_feature_dma_buf.flags'), le);
+  }
+  {
+    const x = v.nrRanges ?? v.dmaRanges?.length;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_device_feature_dma_buf.nr_ranges'), le);
+  }
+  const dmaRanges = v.dmaRanges;
+  if (dmaRanges !== undefined) {
+    for (let i = 0; i < dmaRanges.length; i++) {
+      const x = dmaRanges[i];
+      if (x !== undefined) encVfioRegionDmaRange0(dv, o + 16 + i * 16, le, x as never);
+    }
+  }
+}
+
+class ViewVfioDeviceFeatureDmaBuf0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get regionIndex(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set regionIndex(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_feature_dma_buf.region_index'), this._le);
+  }
+  get openFlags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set openFlags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_device_feature_dma_buf.open_flags'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_device_feature_dma_buf.flags'), this._le);
+  }
+  get nrRanges(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set nrRanges(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_device_feature_dma_buf.nr_ranges'), this._le);
+  }
+}
+
+function sizeVfioDeviceFeatureDmaBuf1(v: StructInit<VfioDeviceFeatureDmaBuf>): number {
+  return Math.max(16, 16 + (v.dmaRanges?.length ?? 0) * 16);
+}
+
+function decVfioDeviceFeatureDmaBuf1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceFeatureDmaBuf {
+  const nrRanges = dv.getUint32(o + 12, le);
+  const dmaRangesN = nrRanges;
+  check.arrayEnd('vfio_device_feature_dma_buf', 'dma_ranges', o + 16, dmaRangesN, 16, end);
+  const dmaRanges = new Array(dmaRangesN);
+  for (let i = 0; i < dmaRangesN; i++) dmaRanges[i] = decVfioRegionDmaRange1(dv, o + 16 + i * 16, le, end);
+  return { regionIndex: dv.getUint32(o + 0, le), openFlags: dv.getUint32(o + 4, le), flags: dv.getUint32(o + 8, le), nrRanges, dmaRanges };
+}
+
+function encVfioDeviceFeatureDmaBuf1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceFeatureDmaBuf>): void {
+  {
+    const x = v.regionIndex;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_device_feature_dma_buf.region_index'), le);
+  }
+  {
+    const x = v.openFlags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_device_feature_dma_buf.open_flags'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_device_feature_dma_buf.flags'), le);
+  }
+  {
+    const x = v.nrRanges ?? v.dmaRanges?.length;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_device_feature_dma_buf.nr_ranges'), le);
+  }
+  const dmaRanges = v.dmaRanges;
+  if (dmaRanges !== undefined) {
+    for (let i = 0; i < dmaRanges.length; i++) {
+      const x = dmaRanges[i];
+      if (x !== undefined) encVfioRegionDmaRange1(dv, o + 16 + i * 16, le, x as never);
+    }
+  }
+}
+
+class ViewVfioDeviceFeatureDmaBuf1 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get regionIndex(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set regionIndex(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_feature_dma_buf.region_index'), this._le);
+  }
+  get openFlags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set openFlags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_device_feature_dma_buf.open_flags'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_device_feature_dma_buf.flags'), this._le);
+  }
+  get nrRanges(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set nrRanges(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_device_feature_dma_buf.nr_ranges'), this._le);
+  }
+}
+
+function sizeVfioDeviceFeatureZpciErr0(_v: StructInit<VfioDeviceFeatureZpciErr>): number {
+  return 8;
+}
+
+function decVfioDeviceFeatureZpciErr0(dv: DataView, o: number, le: boolean, end: number): VfioDeviceFeatureZpciErr {
+  return { data: dv.getBigUint64(o + 0, le) };
+}
+
+function encVfioDeviceFeatureZpciErr0(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceFeatureZpciErr>): void {
+  {
+    const x = v.data;
+    if (x !== undefined) dv.setBigUint64(o + 0, check.u64(x, 'vfio_device_feature_zpci_err.data'), le);
+  }
+}
+
+class ViewVfioDeviceFeatureZpciErr0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get data(): bigint {
+    return this._dv.getBigUint64(this._o + 0, this._le);
+  }
+  set data(value: bigint) {
+    this._dv.setBigUint64(this._o + 0, check.u64(value, 'vfio_device_feature_zpci_err.data'), this._le);
+  }
+}
+
+function sizeVfioDeviceFeatureZpciErr1(_v: StructInit<VfioDeviceFeatureZpciErr>): number {
+  return 8;
+}
+
+function decVfioDeviceFeatureZpciErr1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceFeatureZpciErr {
+  return { data: dv.getBigUint64(o + 0, le) };
+}
+
+function encVfioDeviceFeatureZpciErr1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceFeatureZpciErr>): void {
+  {
+    const x = v.data;
+    if (x !== undefined) dv.setBigUint64(o + 0, check.u64(x, 'vfio_device_feature_zpci_err.data'), le);
+  }
+}
+
+class ViewVfioDeviceFeatureZpciErr1 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get data(): bigint {
+    return this._dv.getBigUint64(this._o + 0, this._le);
+  }
+  set data(value: bigint) {
+    this._dv.setBigUint64(this._o + 0, check.u64(value, 'vfio_device_feature_zpci_err.data'), this._le);
+  }
+}
+
 /** Which layout class each ABI's codecs come from. */
 export const layoutClassOf: Readonly<Record<Arch, number>> = { x86_64: 0, aarch64: 0, ppc64le: 0, ppc64: 0, i386: 1 };
 export const codecImpls: { readonly [N in StructName]: readonly CodecImpl<StructTypes[N]>[] } = {
@@ -4911,6 +5969,16 @@ export const codecImpls: { readonly [N in StructName]: readonly CodecImpl<Struct
   vfio_iommu_spapr_register_memory: [{ size: sizeVfioIommuSpaprRegisterMemory0, enc: encVfioIommuSpaprRegisterMemory0, dec: decVfioIommuSpaprRegisterMemory0, View: ViewVfioIommuSpaprRegisterMemory0 }, { size: sizeVfioIommuSpaprRegisterMemory1, enc: encVfioIommuSpaprRegisterMemory1, dec: decVfioIommuSpaprRegisterMemory1, View: ViewVfioIommuSpaprRegisterMemory1 }],
   vfio_iommu_spapr_tce_create: [{ size: sizeVfioIommuSpaprTceCreate0, enc: encVfioIommuSpaprTceCreate0, dec: decVfioIommuSpaprTceCreate0, View: ViewVfioIommuSpaprTceCreate0 }, { size: sizeVfioIommuSpaprTceCreate1, enc: encVfioIommuSpaprTceCreate1, dec: decVfioIommuSpaprTceCreate1, View: ViewVfioIommuSpaprTceCreate1 }],
   vfio_iommu_spapr_tce_remove: [{ size: sizeVfioIommuSpaprTceRemove0, enc: encVfioIommuSpaprTceRemove0, dec: decVfioIommuSpaprTceRemove0, View: ViewVfioIommuSpaprTceRemove0 }, { size: sizeVfioIommuSpaprTceRemove1, enc: encVfioIommuSpaprTceRemove1, dec: decVfioIommuSpaprTceRemove1, View: ViewVfioIommuSpaprTceRemove1 }],
+  vfio_device_info_cap_pci_atomic_comp: [{ size: sizeVfioDeviceInfoCapPciAtomicComp0, enc: encVfioDeviceInfoCapPciAtomicComp0, dec: decVfioDeviceInfoCapPciAtomicComp0, View: ViewVfioDeviceInfoCapPciAtomicComp0 }, { size: sizeVfioDeviceInfoCapPciAtomicComp1, enc: encVfioDeviceInfoCapPciAtomicComp1, dec: decVfioDeviceInfoCapPciAtomicComp1, View: ViewVfioDeviceInfoCapPciAtomicComp1 }],
+  vfio_device_bind_iommufd: [{ size: sizeVfioDeviceBindIommufd0, enc: encVfioDeviceBindIommufd0, dec: decVfioDeviceBindIommufd0, View: ViewVfioDeviceBindIommufd0 }, { size: sizeVfioDeviceBindIommufd1, enc: encVfioDeviceBindIommufd1, dec: decVfioDeviceBindIommufd1, View: ViewVfioDeviceBindIommufd1 }],
+  vfio_device_attach_iommufd_pt: [{ size: sizeVfioDeviceAttachIommufdPt0, enc: encVfioDeviceAttachIommufdPt0, dec: decVfioDeviceAttachIommufdPt0, View: ViewVfioDeviceAttachIommufdPt0 }, { size: sizeVfioDeviceAttachIommufdPt1, enc: encVfioDeviceAttachIommufdPt1, dec: decVfioDeviceAttachIommufdPt1, View: ViewVfioDeviceAttachIommufdPt1 }],
+  vfio_device_detach_iommufd_pt: [{ size: sizeVfioDeviceDetachIommufdPt0, enc: encVfioDeviceDetachIommufdPt0, dec: decVfioDeviceDetachIommufdPt0, View: ViewVfioDeviceDetachIommufdPt0 }, { size: sizeVfioDeviceDetachIommufdPt1, enc: encVfioDeviceDetachIommufdPt1, dec: decVfioDeviceDetachIommufdPt1, View: ViewVfioDeviceDetachIommufdPt1 }],
+  vfio_precopy_info: [{ size: sizeVfioPrecopyInfo0, enc: encVfioPrecopyInfo0, dec: decVfioPrecopyInfo0, View: ViewVfioPrecopyInfo0 }, { size: sizeVfioPrecopyInfo1, enc: encVfioPrecopyInfo1, dec: decVfioPrecopyInfo1, View: ViewVfioPrecopyInfo1 }],
+  vfio_device_feature_mig_data_size: [{ size: sizeVfioDeviceFeatureMigDataSize0, enc: encVfioDeviceFeatureMigDataSize0, dec: decVfioDeviceFeatureMigDataSize0, View: ViewVfioDeviceFeatureMigDataSize0 }, { size: sizeVfioDeviceFeatureMigDataSize1, enc: encVfioDeviceFeatureMigDataSize1, dec: decVfioDeviceFeatureMigDataSize1, View: ViewVfioDeviceFeatureMigDataSize1 }],
+  vfio_device_feature_bus_master: [{ size: sizeVfioDeviceFeatureBusMaster0, enc: encVfioDeviceFeatureBusMaster0, dec: decVfioDeviceFeatureBusMaster0, View: ViewVfioDeviceFeatureBusMaster0 }, { size: sizeVfioDeviceFeatureBusMaster1, enc: encVfioDeviceFeatureBusMaster1, dec: decVfioDeviceFeatureBusMaster1, View: ViewVfioDeviceFeatureBusMaster1 }],
+  vfio_region_dma_range: [{ size: sizeVfioRegionDmaRange0, enc: encVfioRegionDmaRange0, dec: decVfioRegionDmaRange0, View: ViewVfioRegionDmaRange0 }, { size: sizeVfioRegionDmaRange1, enc: encVfioRegionDmaRange1, dec: decVfioRegionDmaRange1, View: ViewVfioRegionDmaRange1 }],
+  vfio_device_feature_dma_buf: [{ size: sizeVfioDeviceFeatureDmaBuf0, enc: encVfioDeviceFeatureDmaBuf0, dec: decVfioDeviceFeatureDmaBuf0, View: ViewVfioDeviceFeatureDmaBuf0 }, { size: sizeVfioDeviceFeatureDmaBuf1, enc: encVfioDeviceFeatureDmaBuf1, dec: decVfioDeviceFeatureDmaBuf1, View: ViewVfioDeviceFeatureDmaBuf1 }],
+  vfio_device_feature_zpci_err: [{ size: sizeVfioDeviceFeatureZpciErr0, enc: encVfioDeviceFeatureZpciErr0, dec: decVfioDeviceFeatureZpciErr0, View: ViewVfioDeviceFeatureZpciErr0 }, { size: sizeVfioDeviceFeatureZpciErr1, enc: encVfioDeviceFeatureZpciErr1, dec: decVfioDeviceFeatureZpciErr1, View: ViewVfioDeviceFeatureZpciErr1 }],
 };
 /** sizeof, alignof and every member's offset, per ABI, from the compiler probe. */
 export const structLayouts: { readonly [N in StructName]: Readonly<Record<Arch, StructLayoutInfo>> } = {
@@ -4923,20 +5991,20 @@ export const structLayouts: { readonly [N in StructName]: Readonly<Record<Arch, 
     { size: 8, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }] },
   ]),
   vfio_device_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 20, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'num_regions', key: 'numRegions', offset: 8, size: 4, flexible: false }, { name: 'num_irqs', key: 'numIrqs', offset: 12, size: 4, flexible: false }, { name: 'cap_offset', key: 'capOffset', offset: 16, size: 4, flexible: false }] },
-    { size: 20, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'num_regions', key: 'numRegions', offset: 8, size: 4, flexible: false }, { name: 'num_irqs', key: 'numIrqs', offset: 12, size: 4, flexible: false }, { name: 'cap_offset', key: 'capOffset', offset: 16, size: 4, flexible: false }] },
+    { size: 24, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'num_regions', key: 'numRegions', offset: 8, size: 4, flexible: false }, { name: 'num_irqs', key: 'numIrqs', offset: 12, size: 4, flexible: false }, { name: 'cap_offset', key: 'capOffset', offset: 16, size: 4, flexible: false }, { name: 'pad', key: 'pad', offset: 20, size: 4, flexible: false }] },
+    { size: 24, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'num_regions', key: 'numRegions', offset: 8, size: 4, flexible: false }, { name: 'num_irqs', key: 'numIrqs', offset: 12, size: 4, flexible: false }, { name: 'cap_offset', key: 'capOffset', offset: 16, size: 4, flexible: false }, { name: 'pad', key: 'pad', offset: 20, size: 4, flexible: false }] },
   ]),
   vfio_region_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
     { size: 32, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'index', key: 'index', offset: 8, size: 4, flexible: false }, { name: 'cap_offset', key: 'capOffset', offset: 12, size: 4, flexible: false }, { name: 'size', key: 'size', offset: 16, size: 8, flexible: false }, { name: 'offset', key: 'offset', offset: 24, size: 8, flexible: false }] },
-    { size: 32, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'index', key: 'index', offset: 8, size: 4, flexible: false }, { name: 'cap_offset', key: 'capOffset', offset: 12, size: 4, flexible: false }, { name: 'size', key: 'size', offset: 16, size: 8, flexible: false }, { name: 'offset', key: 'offset', offset: 24, size: 8, flexible: false }] },
+    { size: 32, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'index', key: 'index', offset: 8, size: 4, flexible: false }, { name: 'cap_offset', key: 'capOffset', offset: 12, size: 4, flexible: false }, { name: 'size', key: 'size', offset: 16, size: 8, flexible: false }, { name: 'offset', key: 'offset', offset: 24, size: 8, flexible: false }] },
   ]),
   vfio_region_sparse_mmap_area: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
     { size: 16, align: 8, fields: [{ name: 'offset', key: 'offset', offset: 0, size: 8, flexible: false }, { name: 'size', key: 'size', offset: 8, size: 8, flexible: false }] },
-    { size: 16, align: 4, fields: [{ name: 'offset', key: 'offset', offset: 0, size: 8, flexible: false }, { name: 'size', key: 'size', offset: 8, size: 8, flexible: false }] },
+    { size: 16, align: 8, fields: [{ name: 'offset', key: 'offset', offset: 0, size: 8, flexible: false }, { name: 'size', key: 'size', offset: 8, size: 8, flexible: false }] },
   ]),
   vfio_region_info_cap_sparse_mmap: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
     { size: 16, align: 8, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'nr_areas', key: 'nrAreas', offset: 8, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 12, size: 4, flexible: false }, { name: 'areas', key: 'areas', offset: 16, size: 16, flexible: true }] },
-    { size: 16, align: 4, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'nr_areas', key: 'nrAreas', offset: 8, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 12, size: 4, flexible: false }, { name: 'areas', key: 'areas', offset: 16, size: 16, flexible: true }] },
+    { size: 16, align: 8, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'nr_areas', key: 'nrAreas', offset: 8, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 12, size: 4, flexible: false }, { name: 'areas', key: 'areas', offset: 16, size: 16, flexible: true }] },
   ]),
   vfio_region_info_cap_type: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
     { size: 16, align: 4, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'type', key: 'type', offset: 8, size: 4, flexible: false }, { name: 'subtype', key: 'subtype', offset: 12, size: 4, flexible: false }] },
@@ -4948,11 +6016,11 @@ export const structLayouts: { readonly [N in StructName]: Readonly<Record<Arch, 
   ]),
   vfio_device_migration_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
     { size: 32, align: 8, fields: [{ name: 'device_state', key: 'deviceState', offset: 0, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 4, size: 4, flexible: false }, { name: 'pending_bytes', key: 'pendingBytes', offset: 8, size: 8, flexible: false }, { name: 'data_offset', key: 'dataOffset', offset: 16, size: 8, flexible: false }, { name: 'data_size', key: 'dataSize', offset: 24, size: 8, flexible: false }] },
-    { size: 32, align: 4, fields: [{ name: 'device_state', key: 'deviceState', offset: 0, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 4, size: 4, flexible: false }, { name: 'pending_bytes', key: 'pendingBytes', offset: 8, size: 8, flexible: false }, { name: 'data_offset', key: 'dataOffset', offset: 16, size: 8, flexible: false }, { name: 'data_size', key: 'dataSize', offset: 24, size: 8, flexible: false }] },
+    { size: 32, align: 8, fields: [{ name: 'device_state', key: 'deviceState', offset: 0, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 4, size: 4, flexible: false }, { name: 'pending_bytes', key: 'pendingBytes', offset: 8, size: 8, flexible: false }, { name: 'data_offset', key: 'dataOffset', offset: 16, size: 8, flexible: false }, { name: 'data_size', key: 'dataSize', offset: 24, size: 8, flexible: false }] },
   ]),
   vfio_region_info_cap_nvlink2_ssatgt: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
     { size: 16, align: 8, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'tgt', key: 'tgt', offset: 8, size: 8, flexible: false }] },
-    { size: 16, align: 4, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'tgt', key: 'tgt', offset: 8, size: 8, flexible: false }] },
+    { size: 16, align: 8, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'tgt', key: 'tgt', offset: 8, size: 8, flexible: false }] },
   ]),
   vfio_region_info_cap_nvlink2_lnkspd: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
     { size: 16, align: 4, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'link_speed', key: 'linkSpeed', offset: 8, size: 4, flexible: false }, { name: '__pad', key: 'pad', offset: 12, size: 4, flexible: false }] },
@@ -4967,8 +6035,8 @@ export const structLayouts: { readonly [N in StructName]: Readonly<Record<Arch, 
     { size: 20, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'index', key: 'index', offset: 8, size: 4, flexible: false }, { name: 'start', key: 'start', offset: 12, size: 4, flexible: false }, { name: 'count', key: 'count', offset: 16, size: 4, flexible: false }, { name: 'data', key: 'data', offset: 20, size: 1, flexible: true }] },
   ]),
   vfio_pci_dependent_device: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 8, align: 4, fields: [{ name: 'group_id', key: 'groupId', offset: 0, size: 4, flexible: false }, { name: 'segment', key: 'segment', offset: 4, size: 2, flexible: false }, { name: 'bus', key: 'bus', offset: 6, size: 1, flexible: false }, { name: 'devfn', key: 'devfn', offset: 7, size: 1, flexible: false }] },
-    { size: 8, align: 4, fields: [{ name: 'group_id', key: 'groupId', offset: 0, size: 4, flexible: false }, { name: 'segment', key: 'segment', offset: 4, size: 2, flexible: false }, { name: 'bus', key: 'bus', offset: 6, size: 1, flexible: false }, { name: 'devfn', key: 'devfn', offset: 7, size: 1, flexible: false }] },
+    { size: 8, align: 4, fields: [{ name: 'group_id', key: 'groupId', offset: 0, size: 4, flexible: false }, { name: 'devid', key: 'devid', offset: 0, size: 4, flexible: false }, { name: 'segment', key: 'segment', offset: 4, size: 2, flexible: false }, { name: 'bus', key: 'bus', offset: 6, size: 1, flexible: false }, { name: 'devfn', key: 'devfn', offset: 7, size: 1, flexible: false }] },
+    { size: 8, align: 4, fields: [{ name: 'group_id', key: 'groupId', offset: 0, size: 4, flexible: false }, { name: 'devid', key: 'devid', offset: 0, size: 4, flexible: false }, { name: 'segment', key: 'segment', offset: 4, size: 2, flexible: false }, { name: 'bus', key: 'bus', offset: 6, size: 1, flexible: false }, { name: 'devfn', key: 'devfn', offset: 7, size: 1, flexible: false }] },
   ]),
   vfio_pci_hot_reset_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
     { size: 12, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'count', key: 'count', offset: 8, size: 4, flexible: false }, { name: 'devices', key: 'devices', offset: 12, size: 8, flexible: true }] },
@@ -4979,12 +6047,12 @@ export const structLayouts: { readonly [N in StructName]: Readonly<Record<Arch, 
     { size: 12, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'count', key: 'count', offset: 8, size: 4, flexible: false }, { name: 'group_fds', key: 'groupFds', offset: 12, size: 4, flexible: true }] },
   ]),
   vfio_device_gfx_plane_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 64, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'drm_plane_type', key: 'drmPlaneType', offset: 8, size: 4, flexible: false }, { name: 'drm_format', key: 'drmFormat', offset: 12, size: 4, flexible: false }, { name: 'drm_format_mod', key: 'drmFormatMod', offset: 16, size: 8, flexible: false }, { name: 'width', key: 'width', offset: 24, size: 4, flexible: false }, { name: 'height', key: 'height', offset: 28, size: 4, flexible: false }, { name: 'stride', key: 'stride', offset: 32, size: 4, flexible: false }, { name: 'size', key: 'size', offset: 36, size: 4, flexible: false }, { name: 'x_pos', key: 'xPos', offset: 40, size: 4, flexible: false }, { name: 'y_pos', key: 'yPos', offset: 44, size: 4, flexible: false }, { name: 'x_hot', key: 'xHot', offset: 48, size: 4, flexible: false }, { name: 'y_hot', key: 'yHot', offset: 52, size: 4, flexible: false }, { name: 'region_index', key: 'regionIndex', offset: 56, size: 4, flexible: false }, { name: 'dmabuf_id', key: 'dmabufId', offset: 56, size: 4, flexible: false }] },
-    { size: 60, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'drm_plane_type', key: 'drmPlaneType', offset: 8, size: 4, flexible: false }, { name: 'drm_format', key: 'drmFormat', offset: 12, size: 4, flexible: false }, { name: 'drm_format_mod', key: 'drmFormatMod', offset: 16, size: 8, flexible: false }, { name: 'width', key: 'width', offset: 24, size: 4, flexible: false }, { name: 'height', key: 'height', offset: 28, size: 4, flexible: false }, { name: 'stride', key: 'stride', offset: 32, size: 4, flexible: false }, { name: 'size', key: 'size', offset: 36, size: 4, flexible: false }, { name: 'x_pos', key: 'xPos', offset: 40, size: 4, flexible: false }, { name: 'y_pos', key: 'yPos', offset: 44, size: 4, flexible: false }, { name: 'x_hot', key: 'xHot', offset: 48, size: 4, flexible: false }, { name: 'y_hot', key: 'yHot', offset: 52, size: 4, flexible: false }, { name: 'region_index', key: 'regionIndex', offset: 56, size: 4, flexible: false }, { name: 'dmabuf_id', key: 'dmabufId', offset: 56, size: 4, flexible: false }] },
+    { size: 64, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'drm_plane_type', key: 'drmPlaneType', offset: 8, size: 4, flexible: false }, { name: 'drm_format', key: 'drmFormat', offset: 12, size: 4, flexible: false }, { name: 'drm_format_mod', key: 'drmFormatMod', offset: 16, size: 8, flexible: false }, { name: 'width', key: 'width', offset: 24, size: 4, flexible: false }, { name: 'height', key: 'height', offset: 28, size: 4, flexible: false }, { name: 'stride', key: 'stride', offset: 32, size: 4, flexible: false }, { name: 'size', key: 'size', offset: 36, size: 4, flexible: false }, { name: 'x_pos', key: 'xPos', offset: 40, size: 4, flexible: false }, { name: 'y_pos', key: 'yPos', offset: 44, size: 4, flexible: false }, { name: 'x_hot', key: 'xHot', offset: 48, size: 4, flexible: false }, { name: 'y_hot', key: 'yHot', offset: 52, size: 4, flexible: false }, { name: 'region_index', key: 'regionIndex', offset: 56, size: 4, flexible: false }, { name: 'dmabuf_id', key: 'dmabufId', offset: 56, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 60, size: 4, flexible: false }] },
+    { size: 64, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'drm_plane_type', key: 'drmPlaneType', offset: 8, size: 4, flexible: false }, { name: 'drm_format', key: 'drmFormat', offset: 12, size: 4, flexible: false }, { name: 'drm_format_mod', key: 'drmFormatMod', offset: 16, size: 8, flexible: false }, { name: 'width', key: 'width', offset: 24, size: 4, flexible: false }, { name: 'height', key: 'height', offset: 28, size: 4, flexible: false }, { name: 'stride', key: 'stride', offset: 32, size: 4, flexible: false }, { name: 'size', key: 'size', offset: 36, size: 4, flexible: false }, { name: 'x_pos', key: 'xPos', offset: 40, size: 4, flexible: false }, { name: 'y_pos', key: 'yPos', offset: 44, size: 4, flexible: false }, { name: 'x_hot', key: 'xHot', offset: 48, size: 4, flexible: false }, { name: 'y_hot', key: 'yHot', offset: 52, size: 4, flexible: false }, { name: 'region_index', key: 'regionIndex', offset: 56, size: 4, flexible: false }, { name: 'dmabuf_id', key: 'dmabufId', offset: 56, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 60, size: 4, flexible: false }] },
   ]),
   vfio_device_ioeventfd: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 32, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'offset', key: 'offset', offset: 8, size: 8, flexible: false }, { name: 'data', key: 'data', offset: 16, size: 8, flexible: false }, { name: 'fd', key: 'fd', offset: 24, size: 4, flexible: false }] },
-    { size: 28, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'offset', key: 'offset', offset: 8, size: 8, flexible: false }, { name: 'data', key: 'data', offset: 16, size: 8, flexible: false }, { name: 'fd', key: 'fd', offset: 24, size: 4, flexible: false }] },
+    { size: 32, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'offset', key: 'offset', offset: 8, size: 8, flexible: false }, { name: 'data', key: 'data', offset: 16, size: 8, flexible: false }, { name: 'fd', key: 'fd', offset: 24, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 28, size: 4, flexible: false }] },
+    { size: 32, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'offset', key: 'offset', offset: 8, size: 8, flexible: false }, { name: 'data', key: 'data', offset: 16, size: 8, flexible: false }, { name: 'fd', key: 'fd', offset: 24, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 28, size: 4, flexible: false }] },
   ]),
   vfio_device_feature: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
     { size: 8, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'data', key: 'data', offset: 8, size: 1, flexible: true }] },
@@ -5015,8 +6083,8 @@ export const structLayouts: { readonly [N in StructName]: Readonly<Record<Arch, 
     { size: 32, align: 8, fields: [{ name: 'iova', key: 'iova', offset: 0, size: 8, flexible: false }, { name: 'length', key: 'length', offset: 8, size: 8, flexible: false }, { name: 'page_size', key: 'pageSize', offset: 16, size: 8, flexible: false }, { name: 'bitmap', key: 'bitmap', offset: 24, size: 8, flexible: false }] },
   ]),
   vfio_iommu_type1_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 24, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'iova_pgsizes', key: 'iovaPgsizes', offset: 8, size: 8, flexible: false }, { name: 'cap_offset', key: 'capOffset', offset: 16, size: 4, flexible: false }] },
-    { size: 20, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'iova_pgsizes', key: 'iovaPgsizes', offset: 8, size: 8, flexible: false }, { name: 'cap_offset', key: 'capOffset', offset: 16, size: 4, flexible: false }] },
+    { size: 24, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'iova_pgsizes', key: 'iovaPgsizes', offset: 8, size: 8, flexible: false }, { name: 'cap_offset', key: 'capOffset', offset: 16, size: 4, flexible: false }, { name: 'pad', key: 'pad', offset: 20, size: 4, flexible: false }] },
+    { size: 24, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'iova_pgsizes', key: 'iovaPgsizes', offset: 8, size: 8, flexible: false }, { name: 'cap_offset', key: 'capOffset', offset: 16, size: 4, flexible: false }, { name: 'pad', key: 'pad', offset: 20, size: 4, flexible: false }] },
   ]),
   vfio_iova_range: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
     { size: 16, align: 8, fields: [{ name: 'start', key: 'start', offset: 0, size: 8, flexible: false }, { name: 'end', key: 'end', offset: 8, size: 8, flexible: false }] },
@@ -5081,5 +6149,45 @@ export const structLayouts: { readonly [N in StructName]: Readonly<Record<Arch, 
   vfio_iommu_spapr_tce_remove: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
     { size: 16, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'start_addr', key: 'startAddr', offset: 8, size: 8, flexible: false }] },
     { size: 16, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'start_addr', key: 'startAddr', offset: 8, size: 8, flexible: false }] },
+  ]),
+  vfio_device_info_cap_pci_atomic_comp: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
+    { size: 16, align: 4, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'flags', key: 'flags', offset: 8, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 12, size: 4, flexible: false }] },
+    { size: 16, align: 4, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'flags', key: 'flags', offset: 8, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 12, size: 4, flexible: false }] },
+  ]),
+  vfio_device_bind_iommufd: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
+    { size: 24, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'iommufd', key: 'iommufd', offset: 8, size: 4, flexible: false }, { name: 'out_devid', key: 'outDevid', offset: 12, size: 4, flexible: false }, { name: 'token_uuid_ptr', key: 'tokenUuidPtr', offset: 16, size: 8, flexible: false }] },
+    { size: 24, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'iommufd', key: 'iommufd', offset: 8, size: 4, flexible: false }, { name: 'out_devid', key: 'outDevid', offset: 12, size: 4, flexible: false }, { name: 'token_uuid_ptr', key: 'tokenUuidPtr', offset: 16, size: 8, flexible: false }] },
+  ]),
+  vfio_device_attach_iommufd_pt: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
+    { size: 16, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'pt_id', key: 'ptId', offset: 8, size: 4, flexible: false }, { name: 'pasid', key: 'pasid', offset: 12, size: 4, flexible: false }] },
+    { size: 16, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'pt_id', key: 'ptId', offset: 8, size: 4, flexible: false }, { name: 'pasid', key: 'pasid', offset: 12, size: 4, flexible: false }] },
+  ]),
+  vfio_device_detach_iommufd_pt: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
+    { size: 12, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'pasid', key: 'pasid', offset: 8, size: 4, flexible: false }] },
+    { size: 12, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'pasid', key: 'pasid', offset: 8, size: 4, flexible: false }] },
+  ]),
+  vfio_precopy_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
+    { size: 24, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'initial_bytes', key: 'initialBytes', offset: 8, size: 8, flexible: false }, { name: 'dirty_bytes', key: 'dirtyBytes', offset: 16, size: 8, flexible: false }] },
+    { size: 24, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'initial_bytes', key: 'initialBytes', offset: 8, size: 8, flexible: false }, { name: 'dirty_bytes', key: 'dirtyBytes', offset: 16, size: 8, flexible: false }] },
+  ]),
+  vfio_device_feature_mig_data_size: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
+    { size: 8, align: 8, fields: [{ name: 'stop_copy_length', key: 'stopCopyLength', offset: 0, size: 8, flexible: false }] },
+    { size: 8, align: 8, fields: [{ name: 'stop_copy_length', key: 'stopCopyLength', offset: 0, size: 8, flexible: false }] },
+  ]),
+  vfio_device_feature_bus_master: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
+    { size: 4, align: 4, fields: [{ name: 'op', key: 'op', offset: 0, size: 4, flexible: false }] },
+    { size: 4, align: 4, fields: [{ name: 'op', key: 'op', offset: 0, size: 4, flexible: false }] },
+  ]),
+  vfio_region_dma_range: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
+    { size: 16, align: 8, fields: [{ name: 'offset', key: 'offset', offset: 0, size: 8, flexible: false }, { name: 'length', key: 'length', offset: 8, size: 8, flexible: false }] },
+    { size: 16, align: 4, fields: [{ name: 'offset', key: 'offset', offset: 0, size: 8, flexible: false }, { name: 'length', key: 'length', offset: 8, size: 8, flexible: false }] },
+  ]),
+  vfio_device_feature_dma_buf: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
+    { size: 16, align: 8, fields: [{ name: 'region_index', key: 'regionIndex', offset: 0, size: 4, flexible: false }, { name: 'open_flags', key: 'openFlags', offset: 4, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 8, size: 4, flexible: false }, { name: 'nr_ranges', key: 'nrRanges', offset: 12, size: 4, flexible: false }, { name: 'dma_ranges', key: 'dmaRanges', offset: 16, size: 16, flexible: true }] },
+    { size: 16, align: 4, fields: [{ name: 'region_index', key: 'regionIndex', offset: 0, size: 4, flexible: false }, { name: 'open_flags', key: 'openFlags', offset: 4, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 8, size: 4, flexible: false }, { name: 'nr_ranges', key: 'nrRanges', offset: 12, size: 4, flexible: false }, { name: 'dma_ranges', key: 'dmaRanges', offset: 16, size: 16, flexible: true }] },
+  ]),
+  vfio_device_feature_zpci_err: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
+    { size: 8, align: 8, fields: [{ name: 'data', key: 'data', offset: 0, size: 8, flexible: false }] },
+    { size: 8, align: 8, fields: [{ name: 'data', key: 'data', offset: 0, size: 8, flexible: false }] },
   ]),
 };

@@ -8,7 +8,7 @@ export const VFIO_SPAPR_TCE_IOMMU = 2;
 export const VFIO_TYPE1v2_IOMMU = 3;
 export const VFIO_DMA_CC_IOMMU = 4;
 export const VFIO_EEH = 5;
-export const VFIO_TYPE1_NESTING_IOMMU = 6;
+export const __VFIO_RESERVED_TYPE1_NESTING_IOMMU = 6;
 export const VFIO_SPAPR_TCE_v2_IOMMU = 7;
 export const VFIO_NOIOMMU_IOMMU = 8;
 export const VFIO_UNMAP_ALL = 9;
@@ -25,10 +25,15 @@ export const VFIO_DEVICE_FLAGS_CCW = 16;
 export const VFIO_DEVICE_FLAGS_AP = 32;
 export const VFIO_DEVICE_FLAGS_FSL_MC = 64;
 export const VFIO_DEVICE_FLAGS_CAPS = 128;
+export const VFIO_DEVICE_FLAGS_CDX = 256;
 export const VFIO_DEVICE_INFO_CAP_ZPCI_BASE = 1;
 export const VFIO_DEVICE_INFO_CAP_ZPCI_GROUP = 2;
 export const VFIO_DEVICE_INFO_CAP_ZPCI_UTIL = 3;
 export const VFIO_DEVICE_INFO_CAP_ZPCI_PFIP = 4;
+export const VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP = 5;
+export const VFIO_PCI_ATOMIC_COMP32 = 1;
+export const VFIO_PCI_ATOMIC_COMP64 = 2;
+export const VFIO_PCI_ATOMIC_COMP128 = 4;
 export const VFIO_REGION_INFO_FLAG_READ = 1;
 export const VFIO_REGION_INFO_FLAG_WRITE = 2;
 export const VFIO_REGION_INFO_FLAG_MMAP = 4;
@@ -72,6 +77,10 @@ export const VFIO_IRQ_SET_ACTION_UNMASK = 16;
 export const VFIO_IRQ_SET_ACTION_TRIGGER = 32;
 export const VFIO_IRQ_SET_DATA_TYPE_MASK = 7;
 export const VFIO_IRQ_SET_ACTION_TYPE_MASK = 56;
+export const VFIO_PCI_DEVID_OWNED = 0;
+export const VFIO_PCI_DEVID_NOT_OWNED = -1;
+export const VFIO_PCI_HOT_RESET_FLAG_DEV_ID = 1;
+export const VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED = 2;
 export const VFIO_GFX_PLANE_TYPE_PROBE = 1;
 export const VFIO_GFX_PLANE_TYPE_DMABUF = 2;
 export const VFIO_GFX_PLANE_TYPE_REGION = 4;
@@ -84,17 +93,29 @@ export const VFIO_DEVICE_FEATURE_MASK = 65535;
 export const VFIO_DEVICE_FEATURE_GET = 65536;
 export const VFIO_DEVICE_FEATURE_SET = 131072;
 export const VFIO_DEVICE_FEATURE_PROBE = 262144;
+export const VFIO_DEVICE_BIND_FLAG_TOKEN = 1;
+export const VFIO_DEVICE_ATTACH_PASID = 1;
+export const VFIO_DEVICE_DETACH_PASID = 1;
 export const VFIO_DEVICE_FEATURE_PCI_VF_TOKEN = 0;
 export const VFIO_MIGRATION_STOP_COPY = 1;
 export const VFIO_MIGRATION_P2P = 2;
+export const VFIO_MIGRATION_PRE_COPY = 4;
 export const VFIO_DEVICE_FEATURE_MIGRATION = 1;
 export const VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE = 2;
+export const VFIO_PRECOPY_INFO_REINIT = 1;
 export const VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY = 3;
 export const VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP = 4;
 export const VFIO_DEVICE_FEATURE_LOW_POWER_EXIT = 5;
 export const VFIO_DEVICE_FEATURE_DMA_LOGGING_START = 6;
 export const VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP = 7;
 export const VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT = 8;
+export const VFIO_DEVICE_FEATURE_MIG_DATA_SIZE = 9;
+export const VFIO_DEVICE_FEATURE_CLEAR_MASTER = 0;
+export const VFIO_DEVICE_FEATURE_SET_MASTER = 1;
+export const VFIO_DEVICE_FEATURE_BUS_MASTER = 10;
+export const VFIO_DEVICE_FEATURE_DMA_BUF = 11;
+export const VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 = 12;
+export const VFIO_DEVICE_FEATURE_ZPCI_ERROR = 13;
 export const VFIO_IOMMU_INFO_PGSIZES = 1;
 export const VFIO_IOMMU_INFO_CAPS = 2;
 export const VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE = 1;
@@ -147,12 +168,18 @@ export const VFIO_CCW_IO_IRQ_INDEX = 0;
 export const VFIO_CCW_CRW_IRQ_INDEX = 1;
 export const VFIO_CCW_REQ_IRQ_INDEX = 2;
 export const VFIO_CCW_NUM_IRQS = 3;
+export const VFIO_AP_REQ_IRQ_INDEX = 0;
+export const VFIO_AP_CFG_CHG_IRQ_INDEX = 1;
+export const VFIO_AP_NUM_IRQS = 2;
 export const VFIO_DEVICE_STATE_ERROR = 0;
 export const VFIO_DEVICE_STATE_STOP = 1;
 export const VFIO_DEVICE_STATE_RUNNING = 2;
 export const VFIO_DEVICE_STATE_STOP_COPY = 3;
 export const VFIO_DEVICE_STATE_RESUMING = 4;
 export const VFIO_DEVICE_STATE_RUNNING_P2P = 5;
+export const VFIO_DEVICE_STATE_PRE_COPY = 6;
+export const VFIO_DEVICE_STATE_PRE_COPY_P2P = 7;
+export const VFIO_DEVICE_STATE_NR = 8;
 export const VFIO_DEVICE_API_PCI_STRING = "vfio-pci";
 export const VFIO_DEVICE_API_PLATFORM_STRING = "vfio-platform";
 export const VFIO_DEVICE_API_AMBA_STRING = "vfio-amba";
@@ -161,7 +188,7 @@ export const VFIO_DEVICE_API_AP_STRING = "vfio-ap";
 /** The flag set vfio-group-flags. */
 export const vfioGroupFlags = { VFIO_GROUP_FLAGS_VIABLE: 1, VFIO_GROUP_FLAGS_CONTAINER_SET: 2 } as const;
 /** The flag set vfio-device-flags. */
-export const vfioDeviceFlags = { VFIO_DEVICE_FLAGS_RESET: 1, VFIO_DEVICE_FLAGS_PCI: 2, VFIO_DEVICE_FLAGS_PLATFORM: 4, VFIO_DEVICE_FLAGS_AMBA: 8, VFIO_DEVICE_FLAGS_CCW: 16, VFIO_DEVICE_FLAGS_AP: 32, VFIO_DEVICE_FLAGS_FSL_MC: 64, VFIO_DEVICE_FLAGS_CAPS: 128 } as const;
+export const vfioDeviceFlags = { VFIO_DEVICE_FLAGS_RESET: 1, VFIO_DEVICE_FLAGS_PCI: 2, VFIO_DEVICE_FLAGS_PLATFORM: 4, VFIO_DEVICE_FLAGS_AMBA: 8, VFIO_DEVICE_FLAGS_CCW: 16, VFIO_DEVICE_FLAGS_AP: 32, VFIO_DEVICE_FLAGS_FSL_MC: 64, VFIO_DEVICE_FLAGS_CAPS: 128, VFIO_DEVICE_FLAGS_CDX: 256 } as const;
 /** The flag set vfio-region-info-flags. */
 export const vfioRegionInfoFlags = { VFIO_REGION_INFO_FLAG_READ: 1, VFIO_REGION_INFO_FLAG_WRITE: 2, VFIO_REGION_INFO_FLAG_MMAP: 4, VFIO_REGION_INFO_FLAG_CAPS: 8 } as const;
 /** The flag set vfio-irq-info-flags. */
@@ -175,7 +202,7 @@ export const vfioIoeventfdFlags = { VFIO_DEVICE_IOEVENTFD_8: 1, VFIO_DEVICE_IOEV
 /** The flag set vfio-device-feature-flags. */
 export const vfioDeviceFeatureFlags = { VFIO_DEVICE_FEATURE_GET: 65536, VFIO_DEVICE_FEATURE_SET: 131072, VFIO_DEVICE_FEATURE_PROBE: 262144 } as const;
 /** The flag set vfio-migration-flags. */
-export const vfioMigrationFlags = { VFIO_MIGRATION_STOP_COPY: 1, VFIO_MIGRATION_P2P: 2 } as const;
+export const vfioMigrationFlags = { VFIO_MIGRATION_STOP_COPY: 1, VFIO_MIGRATION_P2P: 2, VFIO_MIGRATION_PRE_COPY: 4 } as const;
 /** The flag set vfio-iommu-info-flags. */
 export const vfioIommuInfoFlags = { VFIO_IOMMU_INFO_PGSIZES: 1, VFIO_IOMMU_INFO_CAPS: 2 } as const;
 /** The flag set vfio-dma-map-flags. */
@@ -187,7 +214,7 @@ export const vfioDirtyPagesFlags = { VFIO_IOMMU_DIRTY_PAGES_FLAG_START: 1, VFIO_
 /** The flag set vfio-spapr-info-flags. */
 export const vfioSpaprInfoFlags = { VFIO_IOMMU_SPAPR_INFO_DDW: 1 } as const;
 /** IOMMU models and extensions, for CHECK_EXTENSION and SET_IOMMU. */
-export const vfioIommuType = { VFIO_TYPE1_IOMMU: 1, VFIO_SPAPR_TCE_IOMMU: 2, VFIO_TYPE1v2_IOMMU: 3, VFIO_DMA_CC_IOMMU: 4, VFIO_EEH: 5, VFIO_TYPE1_NESTING_IOMMU: 6, VFIO_SPAPR_TCE_v2_IOMMU: 7, VFIO_NOIOMMU_IOMMU: 8, VFIO_UNMAP_ALL: 9, VFIO_UPDATE_VADDR: 10 } as const;
+export const vfioIommuType = { VFIO_TYPE1_IOMMU: 1, VFIO_SPAPR_TCE_IOMMU: 2, VFIO_TYPE1v2_IOMMU: 3, VFIO_DMA_CC_IOMMU: 4, VFIO_EEH: 5, VFIO_SPAPR_TCE_v2_IOMMU: 7, VFIO_NOIOMMU_IOMMU: 8, VFIO_UNMAP_ALL: 9, VFIO_UPDATE_VADDR: 10 } as const;
 /** Operations of VFIO_EEH_PE_OP. */
 export const vfioEehPeOp = { VFIO_EEH_PE_DISABLE: 0, VFIO_EEH_PE_ENABLE: 1, VFIO_EEH_PE_UNFREEZE_IO: 2, VFIO_EEH_PE_UNFREEZE_DMA: 3, VFIO_EEH_PE_GET_STATE: 4, VFIO_EEH_PE_RESET_DEACTIVATE: 5, VFIO_EEH_PE_RESET_HOT: 6, VFIO_EEH_PE_RESET_FUNDAMENTAL: 7, VFIO_EEH_PE_CONFIGURE: 8, VFIO_EEH_PE_INJECT_ERR: 9 } as const;
 /** States VFIO_EEH_PE_GET_STATE returns. */

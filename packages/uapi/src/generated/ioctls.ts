@@ -3,7 +3,7 @@
 // vfio-ts-gen: uapi ioctls
 
 import type { IoctlSpec } from '../spec-types.js';
-export type IoctlName = 'VFIO_GET_API_VERSION' | 'VFIO_CHECK_EXTENSION' | 'VFIO_SET_IOMMU' | 'VFIO_GROUP_GET_STATUS' | 'VFIO_GROUP_SET_CONTAINER' | 'VFIO_GROUP_UNSET_CONTAINER' | 'VFIO_GROUP_GET_DEVICE_FD' | 'VFIO_DEVICE_GET_INFO' | 'VFIO_DEVICE_GET_REGION_INFO' | 'VFIO_DEVICE_GET_IRQ_INFO' | 'VFIO_DEVICE_SET_IRQS' | 'VFIO_DEVICE_RESET' | 'VFIO_DEVICE_GET_PCI_HOT_RESET_INFO' | 'VFIO_DEVICE_PCI_HOT_RESET' | 'VFIO_DEVICE_QUERY_GFX_PLANE' | 'VFIO_DEVICE_GET_GFX_DMABUF' | 'VFIO_DEVICE_IOEVENTFD' | 'VFIO_DEVICE_FEATURE' | 'VFIO_IOMMU_GET_INFO' | 'VFIO_IOMMU_MAP_DMA' | 'VFIO_IOMMU_UNMAP_DMA' | 'VFIO_IOMMU_DIRTY_PAGES' | 'VFIO_IOMMU_SPAPR_TCE_GET_INFO' | 'VFIO_IOMMU_ENABLE' | 'VFIO_IOMMU_DISABLE' | 'VFIO_EEH_PE_OP' | 'VFIO_IOMMU_SPAPR_REGISTER_MEMORY' | 'VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY' | 'VFIO_IOMMU_SPAPR_TCE_CREATE' | 'VFIO_IOMMU_SPAPR_TCE_REMOVE';
+export type IoctlName = 'VFIO_GET_API_VERSION' | 'VFIO_CHECK_EXTENSION' | 'VFIO_SET_IOMMU' | 'VFIO_GROUP_GET_STATUS' | 'VFIO_GROUP_SET_CONTAINER' | 'VFIO_GROUP_UNSET_CONTAINER' | 'VFIO_GROUP_GET_DEVICE_FD' | 'VFIO_DEVICE_GET_INFO' | 'VFIO_DEVICE_GET_REGION_INFO' | 'VFIO_DEVICE_GET_IRQ_INFO' | 'VFIO_DEVICE_SET_IRQS' | 'VFIO_DEVICE_RESET' | 'VFIO_DEVICE_GET_PCI_HOT_RESET_INFO' | 'VFIO_DEVICE_PCI_HOT_RESET' | 'VFIO_DEVICE_QUERY_GFX_PLANE' | 'VFIO_DEVICE_GET_GFX_DMABUF' | 'VFIO_DEVICE_IOEVENTFD' | 'VFIO_DEVICE_FEATURE' | 'VFIO_DEVICE_BIND_IOMMUFD' | 'VFIO_DEVICE_ATTACH_IOMMUFD_PT' | 'VFIO_DEVICE_DETACH_IOMMUFD_PT' | 'VFIO_MIG_GET_PRECOPY_INFO' | 'VFIO_IOMMU_GET_INFO' | 'VFIO_IOMMU_MAP_DMA' | 'VFIO_IOMMU_UNMAP_DMA' | 'VFIO_IOMMU_DIRTY_PAGES' | 'VFIO_IOMMU_SPAPR_TCE_GET_INFO' | 'VFIO_IOMMU_ENABLE' | 'VFIO_IOMMU_DISABLE' | 'VFIO_EEH_PE_OP' | 'VFIO_IOMMU_SPAPR_REGISTER_MEMORY' | 'VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY' | 'VFIO_IOMMU_SPAPR_TCE_CREATE' | 'VFIO_IOMMU_SPAPR_TCE_REMOVE';
 /** Every ioctl of linux/vfio.h: fd kind, IOMMU backend, argument and request number per ABI. */
 export const ioctls = {
   /**
@@ -243,6 +243,62 @@ export const ioctls = {
     arg: { kind: 'struct', struct: 'vfio_device_feature', minArgszThrough: 'flags', minArgsz: { x86_64: 8, aarch64: 8, ppc64le: 8, ppc64: 8, i386: 8 } },
     doc: "Get, set or probe a device feature; data holds the feature's own struct.",
     request: { x86_64: 15221, aarch64: 15221, ppc64le: 536886133, ppc64: 536886133, i386: 15221 },
+  },
+  /**
+ * Bind a cdev-opened device to an iommufd.
+ *
+ * The header documents it as _IOR(VFIO_TYPE, VFIO_BASE + n, struct vfio_device_bind_iommufd).
+ */
+  VFIO_DEVICE_BIND_IOMMUFD: {
+    name: 'VFIO_DEVICE_BIND_IOMMUFD',
+    fdKind: 'device-cdev',
+    iommu: ['none'],
+    arg: { kind: 'struct', struct: 'vfio_device_bind_iommufd', minArgszThrough: 'out_devid', minArgsz: { x86_64: 16, aarch64: 16, ppc64le: 16, ppc64: 16, i386: 16 } },
+    since: '6.6',
+    doc: "Bind a cdev-opened device to an iommufd.",
+    request: { x86_64: 15222, aarch64: 15222, ppc64le: 536886134, ppc64: 536886134, i386: 15222 },
+  },
+  /**
+ * Attach a bound device to an iommufd IOAS or hardware page table.
+ *
+ * The header documents it as _IOW(VFIO_TYPE, VFIO_BASE + n, struct vfio_device_attach_iommufd_pt).
+ */
+  VFIO_DEVICE_ATTACH_IOMMUFD_PT: {
+    name: 'VFIO_DEVICE_ATTACH_IOMMUFD_PT',
+    fdKind: 'device-cdev',
+    iommu: ['none'],
+    arg: { kind: 'struct', struct: 'vfio_device_attach_iommufd_pt', minArgszThrough: 'pt_id', minArgsz: { x86_64: 12, aarch64: 12, ppc64le: 12, ppc64: 12, i386: 12 } },
+    since: '6.6',
+    doc: "Attach a bound device to an iommufd IOAS or hardware page table.",
+    request: { x86_64: 15223, aarch64: 15223, ppc64le: 536886135, ppc64: 536886135, i386: 15223 },
+  },
+  /**
+ * Detach a bound device from its iommufd page table.
+ *
+ * The header documents it as _IOW(VFIO_TYPE, VFIO_BASE + n, struct vfio_device_detach_iommufd_pt).
+ */
+  VFIO_DEVICE_DETACH_IOMMUFD_PT: {
+    name: 'VFIO_DEVICE_DETACH_IOMMUFD_PT',
+    fdKind: 'device-cdev',
+    iommu: ['none'],
+    arg: { kind: 'struct', struct: 'vfio_device_detach_iommufd_pt', minArgszThrough: 'flags', minArgsz: { x86_64: 8, aarch64: 8, ppc64le: 8, ppc64: 8, i386: 8 } },
+    since: '6.6',
+    doc: "Detach a bound device from its iommufd page table.",
+    request: { x86_64: 15224, aarch64: 15224, ppc64le: 536886136, ppc64: 536886136, i386: 15224 },
+  },
+  /**
+ * Report how much pre-copy data a migration data fd still holds.
+ *
+ * The header documents it as _IO(VFIO_TYPE, VFIO_BASE + n).
+ */
+  VFIO_MIG_GET_PRECOPY_INFO: {
+    name: 'VFIO_MIG_GET_PRECOPY_INFO',
+    fdKind: 'migration',
+    iommu: ['none'],
+    arg: { kind: 'struct', struct: 'vfio_precopy_info', minArgszThrough: 'dirty_bytes', minArgsz: { x86_64: 24, aarch64: 24, ppc64le: 24, ppc64: 24, i386: 24 } },
+    since: '6.3',
+    doc: "Report how much pre-copy data a migration data fd still holds.",
+    request: { x86_64: 15225, aarch64: 15225, ppc64le: 536886137, ppc64: 536886137, i386: 15225 },
   },
   /**
  * Report the IOMMU's page sizes and, with VFIO_IOMMU_INFO_CAPS, a capability chain (IOVA ranges, DMA_AVAIL, migration).

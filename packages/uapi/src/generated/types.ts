@@ -36,6 +36,8 @@ export interface VfioDeviceInfo {
   numIrqs: number;
   /** `cap_offset` (out) Offset within info struct of first cap Starts the `device-info` capability chain. */
   capOffset: number;
+  /** `pad` (out) */
+  pad: number;
 }
 
 /** `struct vfio_region_info` */
@@ -170,8 +172,10 @@ export interface VfioIrqSet {
 
 /** `struct vfio_pci_dependent_device` */
 export interface VfioPciDependentDevice {
-  /** `group_id` (out) */
+  /** `group_id` (out) Member of anonymous union 0. */
   groupId: number;
+  /** `devid` (out) Member of anonymous union 0. */
+  devid: number;
   /** `segment` (out) */
   segment: number;
   /** `bus` (out) */
@@ -236,6 +240,8 @@ export interface VfioDeviceGfxPlaneInfo {
   regionIndex: number;
   /** `dmabuf_id` (out) dma-buf id Member of anonymous union 0. */
   dmabufId: number;
+  /** `reserved` (out) */
+  reserved: number;
 }
 
 /** `struct vfio_device_ioeventfd` */
@@ -250,6 +256,8 @@ export interface VfioDeviceIoeventfd {
   data: bigint;
   /** `fd` (in) -1 for de-assignment */
   fd: number;
+  /** `reserved` (in) */
+  reserved: number;
 }
 
 /** `struct vfio_device_feature` */
@@ -326,6 +334,8 @@ export interface VfioIommuType1Info {
   iovaPgsizes: bigint;
   /** `cap_offset` (out) Offset within info struct of first cap Starts the `iommu-type1-info` capability chain. */
   capOffset: number;
+  /** `pad` (out) */
+  pad: number;
 }
 
 /** `struct vfio_iova_range` */
@@ -516,8 +526,148 @@ export interface VfioIommuSpaprTceRemove {
   startAddr: bigint;
 }
 
+/**
+ * `struct vfio_device_info_cap_pci_atomic_comp`
+ *
+ * Since Linux 6.5.
+ */
+export interface VfioDeviceInfoCapPciAtomicComp {
+  /** `header` (out) */
+  header: VfioInfoCapHeader;
+  /** `flags` (out) */
+  flags: number;
+  /** `reserved` (out) */
+  reserved: number;
+}
+
+/**
+ * `struct vfio_device_bind_iommufd`
+ *
+ * Since Linux 6.6.
+ */
+export interface VfioDeviceBindIommufd {
+  /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
+  argsz: number;
+  /** `flags` (in) */
+  flags: number;
+  /** `iommufd` (in) */
+  iommufd: number;
+  /** `out_devid` (out) */
+  outDevid: number;
+  /** `token_uuid_ptr` (in) */
+  tokenUuidPtr: bigint;
+}
+
+/**
+ * `struct vfio_device_attach_iommufd_pt`
+ *
+ * Since Linux 6.6.
+ */
+export interface VfioDeviceAttachIommufdPt {
+  /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
+  argsz: number;
+  /** `flags` (in) */
+  flags: number;
+  /** `pt_id` (inout) */
+  ptId: number;
+  /** `pasid` (inout) */
+  pasid: number;
+}
+
+/**
+ * `struct vfio_device_detach_iommufd_pt`
+ *
+ * Since Linux 6.6.
+ */
+export interface VfioDeviceDetachIommufdPt {
+  /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
+  argsz: number;
+  /** `flags` (in) */
+  flags: number;
+  /** `pasid` (in) */
+  pasid: number;
+}
+
+/**
+ * `struct vfio_precopy_info`
+ *
+ * Since Linux 6.3.
+ */
+export interface VfioPrecopyInfo {
+  /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
+  argsz: number;
+  /** `flags` (in) */
+  flags: number;
+  /** `initial_bytes` (out) */
+  initialBytes: bigint;
+  /** `dirty_bytes` (out) */
+  dirtyBytes: bigint;
+}
+
+/**
+ * `struct vfio_device_feature_mig_data_size`
+ *
+ * Since Linux 6.3.
+ */
+export interface VfioDeviceFeatureMigDataSize {
+  /** `stop_copy_length` (out) */
+  stopCopyLength: bigint;
+}
+
+/**
+ * `struct vfio_device_feature_bus_master`
+ *
+ * Since Linux 6.7.
+ */
+export interface VfioDeviceFeatureBusMaster {
+  /** `op` (in) */
+  op: number;
+}
+
+/**
+ * `struct vfio_region_dma_range`
+ *
+ * Since Linux 7.3.
+ */
+export interface VfioRegionDmaRange {
+  /** `offset` (in) */
+  offset: bigint;
+  /** `length` (in) */
+  length: bigint;
+}
+
+/**
+ * `struct vfio_device_feature_dma_buf`
+ *
+ * VFIO_DEVICE_FEATURE_DMA_BUF; dma_ranges is __counted_by(nr_ranges) in the header.
+ *
+ * Since Linux 7.3.
+ */
+export interface VfioDeviceFeatureDmaBuf {
+  /** `region_index` (in) */
+  regionIndex: number;
+  /** `open_flags` (in) */
+  openFlags: number;
+  /** `flags` (in) */
+  flags: number;
+  /** `nr_ranges` (in) */
+  nrRanges: number;
+  /** `dma_ranges` (in) Flexible array of `nr_ranges` entries. */
+  dmaRanges: VfioRegionDmaRange[];
+}
+
+/**
+ * `struct vfio_device_feature_zpci_err`
+ *
+ * Since Linux 7.3.
+ */
+export interface VfioDeviceFeatureZpciErr {
+  /** `data` (out) */
+  data: bigint;
+}
+
 /** The C name of every struct of linux/vfio.h. */
-export type StructName = 'vfio_info_cap_header' | 'vfio_group_status' | 'vfio_device_info' | 'vfio_region_info' | 'vfio_region_sparse_mmap_area' | 'vfio_region_info_cap_sparse_mmap' | 'vfio_region_info_cap_type' | 'vfio_region_gfx_edid' | 'vfio_device_migration_info' | 'vfio_region_info_cap_nvlink2_ssatgt' | 'vfio_region_info_cap_nvlink2_lnkspd' | 'vfio_irq_info' | 'vfio_irq_set' | 'vfio_pci_dependent_device' | 'vfio_pci_hot_reset_info' | 'vfio_pci_hot_reset' | 'vfio_device_gfx_plane_info' | 'vfio_device_ioeventfd' | 'vfio_device_feature' | 'vfio_device_feature_migration' | 'vfio_device_feature_mig_state' | 'vfio_device_low_power_entry_with_wakeup' | 'vfio_device_feature_dma_logging_control' | 'vfio_device_feature_dma_logging_range' | 'vfio_device_feature_dma_logging_report' | 'vfio_iommu_type1_info' | 'vfio_iova_range' | 'vfio_iommu_type1_info_cap_iova_range' | 'vfio_iommu_type1_info_cap_migration' | 'vfio_iommu_type1_info_dma_avail' | 'vfio_iommu_type1_dma_map' | 'vfio_bitmap' | 'vfio_iommu_type1_dma_unmap' | 'vfio_iommu_type1_dirty_bitmap' | 'vfio_iommu_type1_dirty_bitmap_get' | 'vfio_iommu_spapr_tce_ddw_info' | 'vfio_iommu_spapr_tce_info' | 'vfio_eeh_pe_err' | 'vfio_eeh_pe_op' | 'vfio_iommu_spapr_register_memory' | 'vfio_iommu_spapr_tce_create' | 'vfio_iommu_spapr_tce_remove';
+export type StructName = 'vfio_info_cap_header' | 'vfio_group_status' | 'vfio_device_info' | 'vfio_region_info' | 'vfio_region_sparse_mmap_area' | 'vfio_region_info_cap_sparse_mmap' | 'vfio_region_info_cap_type' | 'vfio_region_gfx_edid' | 'vfio_device_migration_info' | 'vfio_region_info_cap_nvlink2_ssatgt' | 'vfio_region_info_cap_nvlink2_lnkspd' | 'vfio_irq_info' | 'vfio_irq_set' | 'vfio_pci_dependent_device' | 'vfio_pci_hot_reset_info' | 'vfio_pci_hot_reset' | 'vfio_device_gfx_plane_info' | 'vfio_device_ioeventfd' | 'vfio_device_feature' | 'vfio_device_feature_migration' | 'vfio_device_feature_mig_state' | 'vfio_device_low_power_entry_with_wakeup' | 'vfio_device_feature_dma_logging_control' | 'vfio_device_feature_dma_logging_range' | 'vfio_device_feature_dma_logging_report' | 'vfio_iommu_type1_info' | 'vfio_iova_range' | 'vfio_iommu_type1_info_cap_iova_range' | 'vfio_iommu_type1_info_cap_migration' | 'vfio_iommu_type1_info_dma_avail' | 'vfio_iommu_type1_dma_map' | 'vfio_bitmap' | 'vfio_iommu_type1_dma_unmap' | 'vfio_iommu_type1_dirty_bitmap' | 'vfio_iommu_type1_dirty_bitmap_get' | 'vfio_iommu_spapr_tce_ddw_info' | 'vfio_iommu_spapr_tce_info' | 'vfio_eeh_pe_err' | 'vfio_eeh_pe_op' | 'vfio_iommu_spapr_register_memory' | 'vfio_iommu_spapr_tce_create' | 'vfio_iommu_spapr_tce_remove' | 'vfio_device_info_cap_pci_atomic_comp' | 'vfio_device_bind_iommufd' | 'vfio_device_attach_iommufd_pt' | 'vfio_device_detach_iommufd_pt' | 'vfio_precopy_info' | 'vfio_device_feature_mig_data_size' | 'vfio_device_feature_bus_master' | 'vfio_region_dma_range' | 'vfio_device_feature_dma_buf' | 'vfio_device_feature_zpci_err';
 /** C name -> TypeScript type. */
 export interface StructTypes {
   vfio_info_cap_header: VfioInfoCapHeader;
@@ -562,4 +712,14 @@ export interface StructTypes {
   vfio_iommu_spapr_register_memory: VfioIommuSpaprRegisterMemory;
   vfio_iommu_spapr_tce_create: VfioIommuSpaprTceCreate;
   vfio_iommu_spapr_tce_remove: VfioIommuSpaprTceRemove;
+  vfio_device_info_cap_pci_atomic_comp: VfioDeviceInfoCapPciAtomicComp;
+  vfio_device_bind_iommufd: VfioDeviceBindIommufd;
+  vfio_device_attach_iommufd_pt: VfioDeviceAttachIommufdPt;
+  vfio_device_detach_iommufd_pt: VfioDeviceDetachIommufdPt;
+  vfio_precopy_info: VfioPrecopyInfo;
+  vfio_device_feature_mig_data_size: VfioDeviceFeatureMigDataSize;
+  vfio_device_feature_bus_master: VfioDeviceFeatureBusMaster;
+  vfio_region_dma_range: VfioRegionDmaRange;
+  vfio_device_feature_dma_buf: VfioDeviceFeatureDmaBuf;
+  vfio_device_feature_zpci_err: VfioDeviceFeatureZpciErr;
 }
