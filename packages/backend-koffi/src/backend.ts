@@ -106,7 +106,7 @@ class KoffiBackendImpl implements KoffiBackend {
   readonly #mapFixed: number | undefined;
   readonly #rules = new Map<string, ArgRule>();
   readonly #fds = new Map<number, FdKind>();
-  readonly #mappings = new Map<bigint, { mapping: Mapping; state: Released }>();
+  readonly #mappings = new Map<bigint, { mapping: Mapping; state: Released; device: boolean }>();
   readonly #placeholders: FinalizationRegistry<Released>;
 
   constructor(arch: Arch, libc: Libc) {
@@ -213,7 +213,7 @@ class KoffiBackendImpl implements KoffiBackend {
     }
     const mapping: Mapping = Object.freeze({ address, length: rounded, bytes });
     const state: Released = { address, length: rounded, released: false };
-    this.#mappings.set(address, { mapping, state });
+    this.#mappings.set(address, { mapping, state, device: !anonymous });
     this.#placeholders.register(bytes.buffer, state);
     return mapping;
   }
@@ -234,7 +234,14 @@ class KoffiBackendImpl implements KoffiBackend {
     // when the view is garbage-collected.
     const { address, length } = entry.state;
     if (this.#mapFixed === undefined) {
-      // Without MAP_FIXED there is no atomic replacement: keep the range mapped until the view is collected.
+      // Without MAP_FIXED there is no atomic replacement. Anonymous (DMA) memory stays mapped until its view is
+      // collected. A device region cannot wait: its mapping holds the device file open, and a device left open keeps
+      // the group busy (UNSET_CONTAINER fails with EBUSY), so it is unmapped now and a stale view of it faults.
+      if (entry.device) {
+        if (this.#libc.munmap(address, length) < 0) throw new VfioSystemError(lastErrno(), { syscall: 'munmap' });
+        this.#mappings.delete(address);
+        return;
+      }
       entry.state.released = true;
       this.#mappings.delete(address);
       return;

@@ -113,7 +113,10 @@ class Resources {
       }
     }
     this.#undo.length = 0;
-    if (errors.length > 0) throw new AggregateError(errors, 'releasing VFIO resources failed');
+    if (errors.length > 0) {
+      const messages = errors.map((e) => (e instanceof Error ? e.message : String(e))).join('; ');
+      throw new AggregateError(errors, `releasing VFIO resources failed: ${messages}`);
+    }
   }
 }
 
