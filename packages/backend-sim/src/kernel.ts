@@ -49,6 +49,14 @@ export interface Type1Params {
   /** Module parameter allow_unsafe_interrupts and the platform's interrupt remapping: attach is EPERM without both. */
   readonly interruptRemapping: boolean;
   readonly allowUnsafeInterrupts: boolean;
+  /**
+   * Kernel-version differences visible at the ioctl boundary. `capAlign8`: vfio_info_cap_add pads every capability
+   * to 8 bytes (≈6.5+). `nestingExtension`: CHECK_EXTENSION(VFIO_TYPE1_NESTING_IOMMU) answers 1 (before ≈6.13).
+   * `updateVaddrNeedsIommu`: CHECK_EXTENSION(VFIO_UPDATE_VADDR) is 0 before SET_IOMMU (6.3+, and stable backports).
+   */
+  readonly capAlign8: boolean;
+  readonly nestingExtension: boolean;
+  readonly updateVaddrNeedsIommu: boolean;
 }
 
 export interface PlatformProfile {
@@ -65,6 +73,8 @@ export interface PlatformProfile {
   readonly spapr?: unknown;
   /** Device registers follow the CPU's byte order (QEMU's edu is native-endian). */
   readonly deviceBigEndian?: boolean;
+  /** edu's dma_mask property (QEMU default: 28 bits); DMA addresses are clamped to it. */
+  readonly eduDmaMask?: bigint;
 }
 
 export type PlatformName = string;

@@ -41,6 +41,11 @@ export class FdTable {
     return 0;
   }
 
+  /** ≙ put_unused_fd: drops an fd whose file never became visible, without running its release. */
+  forget(fd: number): void {
+    this.files.delete(fd);
+  }
+
   entries(): IterableIterator<[number, SimFile]> {
     return this.files.entries();
   }

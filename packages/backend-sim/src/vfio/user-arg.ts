@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /** ≙ the `__user` argument of an ioctl: copy_from_user / copy_to_user against what the caller really passed. */
+
+import type { Arch, StructName } from '@vfio-ts/uapi';
 import { codec, errnoNumber } from '@vfio-ts/uapi';
-import type { Arch } from '@vfio-ts/uapi';
 import type { Process } from '../mm/process.js';
 
 const EFAULT = errnoNumber('EFAULT');
@@ -70,7 +71,7 @@ export class UserArg {
    * with the remaining fields 0. Returns the decoded struct or -EFAULT.
    */
   copyStructFromUser<T = Record<string, unknown>>(structName: string, minsz: number, arch: Arch): T | number {
-    const c = codec(structName, arch);
+    const c = codec(structName as StructName, arch);
     const got = this.copyFromUser(minsz);
     if (typeof got === 'number') return got;
     const full = new Uint8Array(Math.max(c.size, minsz));

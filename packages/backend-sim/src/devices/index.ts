@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: MIT
+import type { IommuGroup } from '../iommu/iommu-group.js';
+import type { DeviceSpec, SimKernel } from '../kernel.js';
+import { E1000Device } from './e1000.js';
+import { EduDevice } from './edu.js';
+import type { PciDevice } from './pci-device.js';
+
+export type { PciDevice };
+export { E1000Device, EduDevice };
+
+/** ≙ device probe: builds the emulation named by `spec.model`. */
+export function createDevice(kernel: SimKernel, group: IommuGroup, spec: DeviceSpec): PciDevice {
+  const driver = spec.driver === undefined ? 'vfio-pci' : spec.driver;
+  switch (spec.model) {
+    case 'edu':
+      return new EduDevice(kernel, group, spec.name, driver);
+    case 'e1000':
+      return new E1000Device(kernel, group, spec.name, driver);
+    default:
+      throw new TypeError(`unknown device model '${spec.model}'`);
+  }
+}

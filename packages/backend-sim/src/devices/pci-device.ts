@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: MIT
+/**
+ * A PCI function as the host sees it: config space, BARs, INTx/MSI, bus mastering, and DMA that always goes through
+ * its IOMMU group's translation (≙ the device's view of memory behind an IOMMU).
+ */
+import { errnoNumber } from '@vfio-ts/uapi';
+import type { DmaWindow, IommuGroup, SimDevice } from '../iommu/iommu-group.js';
+import type { SimKernel } from '../kernel.js';
+
+const EFAULT = errnoNumber('EFAULT');
+
+// PCI config-space layout (include/uapi/linux/pci_regs.h): PCI, not VFIO, so not part of the vfio uapi package.
+export const PCI_VENDOR_ID = 0x00;
+export const PCI_COMMAND = 0x04;
+export const PCI_STATUS = 0x06;
+export const PCI_CLASS_REVISION = 0x08;
+export const PCI_BASE_ADDRESS_0 = 0x10;
+export const PCI_ROM_ADDRESS = 0x30;
+export const PCI_CAPABILITY_LIST = 0x34;
+export const PCI_INTERRUPT_LINE = 0x3c;
+export const PCI_INTERRUPT_PIN = 0x3d;
+export const PCI_COMMAND_IO = 0x1;
+export const PCI_COMMAND_MEMORY = 0x2;
+export const PCI_COMMAND_MASTER = 0x4;
+export const PCI_COMMAND_INTX_DISABLE = 0x400;
+export const PCI_STATUS_CAP_LIST = 0x10;
+export const PCI_CAP_ID_MSI = 0x05;
+export const PCI_CFG_SPACE_SIZE = 256;
+
+export interface BarDef {
+  readonly size: number;
+  readonly io?: boolean;
+  readonly mem64?: boolean;
+}
+
+/** Where a device's interrupts go while vfio-pci has it open. */
+export interface IrqSink {
+  intx(level: boolean): void;
+  msi(vector: number): void;
+}
+
+export interface DeviceDmaStats {
+  reads: number;
+  writes: number;
+  /** DMA the IOMMU blocked (unmapped IOVA or missing permission). */
+  faults: number;
+  /** DMA attempted while bus mastering was off: dropped without a trace, as on real hardware. */
+  dropped: number;
+}
+
+export abstract class PciDevice implements SimDevice {
+  driver: 'vfio-pci' | 'host' | null;
+  readonly config: Uint8Array;
+  abstract readonly bars: readonly (BarDef | undefined)[];
+  readonly romSize: number = 0;
+  readonly isPcie: boolean = false;
+  abstract readonly resetWorks: boolean;
+  abstract readonly msiVectors: number;
+  readonly msixTableSize: number = 0;
+  irqSink: IrqSink | null = null;
+  /** Set by vfio-pci when it enables MSI on the device (≙ the MSI capability's enable bit). */
+  msiEnabled = false;
+  readonly dmaStats: DeviceDmaStats = { reads: 0, writes: 0, faults: 0, dropped: 0 };
+  /** Backing of mmap-able BARs: the bytes a process sees through a BAR mmap. */
+  readonly barMemory: (Uint8Array | undefined)[] = [];
+
+  constructor(
+    readonly kernel: SimKernel,
+    readonly group: IommuGroup,
+    readonly name: string,
+    driver: 'vfio-pci' | 'host' | null,
+  ) {
+    this.driver = driver;
+    this.config = new Uint8Array(PCI_CFG_SPACE_SIZE);
+  }
+
+  get bigEndianRegisters(): boolean {
+    return this.kernel.profile.deviceBigEndian === true;
+  }
+
+  protected initConfig(vendor: number, device: number, classCode: number, intxPin: number): void {
+    const dv = new DataView(this.config.buffer);
+    dv.setUint16(PCI_VENDOR_ID, vendor, true);
+    dv.setUint16(PCI_VENDOR_ID + 2, device, true);
+    dv.setUint32(PCI_CLASS_REVISION, (classCode << 8) | 0x10, true);
+    this.config[PCI_INTERRUPT_PIN] = intxPin;
+    if (this.msiVectors > 0) {
+      // One MSI capability at 0x40: 64-bit, Multiple Message Capable = log2(vectors).
+      dv.setUint16(PCI_STATUS, PCI_STATUS_CAP_LIST, true);
+      this.config[PCI_CAPABILITY_LIST] = 0x40;
+      this.config[0x40] = PCI_CAP_ID_MSI;
+      this.config[0x41] = 0;
+      dv.setUint16(0x42, 0x80 | (Math.log2(this.msiVectors) << 1), true);
+    }
+    for (let i = 0; i < 6; i++) {
+      const bar = this.bars[i];
+      if (bar === undefined) continue;
+      dv.setUint32(PCI_BASE_ADDRESS_0 + 4 * i, bar.io ? 1 : bar.mem64 ? 4 : 0, true);
+    }
+  }
+
+  get command(): number {
+    return this.config[PCI_COMMAND]! | (this.config[PCI_COMMAND + 1]! << 8);
+  }
+
+  set command(value: number) {
+    this.config[PCI_COMMAND] = value & 0xff;
+    this.config[PCI_COMMAND + 1] = (value >> 8) & 0xff;
+  }
+
+  get intxPin(): number {
+    return this.config[PCI_INTERRUPT_PIN]!;
+  }
+
+  /** An MMIO or port read of `size` (1, 2, 4, 8) bytes at `offset` of `bar`. */
+  abstract barRead(bar: number, offset: number, size: number): bigint;
+  abstract barWrite(bar: number, offset: number, size: number, value: bigint): void;
+  /** ≙ a function-level reset: registers back to power-on values. */
+  abstract reset(): void;
+
+  /** Drives INTx (level) or MSI (edge) depending on what the host enabled. */
+  protected raiseInterrupt(asserted: boolean): void {
+    if (this.msiEnabled) {
+      if (asserted) this.irqSink?.msi(0);
+      return;
+    }
+    if ((this.command & PCI_COMMAND_INTX_DISABLE) !== 0) return;
+    this.irqSink?.intx(asserted);
+  }
+
+  /** Device → memory (pci_dma_write). Returns false when the write did not reach memory. */
+  dmaWrite(iova: bigint, data: Uint8Array): boolean {
+    return this.dma(iova, data.length, true, (w, done) =>
+      w.page.bytes.set(data.subarray(done, done + w.length), w.offset),
+    );
+  }
+
+  /** Memory → device (pci_dma_read). Returns the bytes, or null when the read was blocked. */
+  dmaRead(iova: bigint, length: number): Uint8Array | null {
+    const out = new Uint8Array(length);
+    const ok = this.dma(iova, length, false, (w, done) =>
+      out.set(w.page.bytes.subarray(w.offset, w.offset + w.length), done),
+    );
+    return ok ? out : null;
+  }
+
+  private dma(iova: bigint, length: number, write: boolean, copy: (w: DmaWindow, done: number) => void): boolean {
+    if ((this.command & PCI_COMMAND_MASTER) === 0) {
+      this.dmaStats.dropped++;
+      return false;
+    }
+    const translator = this.group.dma;
+    // Translate everything first: a transaction that faults part-way is reported and moves no data here.
+    const windows: DmaWindow[] = [];
+    let done = 0;
+    while (done < length) {
+      const at = iova + BigInt(done);
+      const w = translator === null ? -EFAULT : translator.translate(at, length - done, write);
+      if (typeof w === 'number') {
+        this.dmaStats.faults++;
+        this.kernel.hooks.iommuFault({ group: this.group.id, device: this.name, iova: at, write, reason: w });
+        return false;
+      }
+      windows.push(w);
+      done += w.length;
+    }
+    done = 0;
+    for (const w of windows) {
+      copy(w, done);
+      done += w.length;
+    }
+    if (write) this.dmaStats.writes++;
+    else this.dmaStats.reads++;
+    return true;
+  }
+
+  /** Register value ↔ bytes in the device's byte order (QEMU devices are native-endian to the emulated CPU). */
+  encodeRegister(value: bigint, size: number): Uint8Array {
+    const out = new Uint8Array(size);
+    for (let i = 0; i < size; i++) {
+      const shift = BigInt(8 * (this.bigEndianRegisters ? size - 1 - i : i));
+      out[i] = Number((value >> shift) & 0xffn);
+    }
+    return out;
+  }
+
+  decodeRegister(bytes: Uint8Array): bigint {
+    let v = 0n;
+    const size = bytes.length;
+    for (let i = 0; i < size; i++) {
+      const shift = BigInt(8 * (this.bigEndianRegisters ? size - 1 - i : i));
+      v |= BigInt(bytes[i]!) << shift;
+    }
+    return v;
+  }
+}

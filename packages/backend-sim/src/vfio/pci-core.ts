@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: MIT
+/** ≙ drivers/vfio/pci/vfio_pci_core.c (+ vfio_pci_rdwr.c): the device fd of a vfio-pci device. */
+import {
+  codec,
+  errnoNumber,
+  minArgsz,
+  VFIO_DEVICE_FEATURE_GET,
+  VFIO_DEVICE_FEATURE_MASK,
+  VFIO_DEVICE_FEATURE_PROBE,
+  VFIO_DEVICE_FEATURE_SET,
+  VFIO_DEVICE_FLAGS_PCI,
+  VFIO_DEVICE_FLAGS_RESET,
+  VFIO_IRQ_INFO_AUTOMASKED,
+  VFIO_IRQ_INFO_EVENTFD,
+  VFIO_IRQ_INFO_MASKABLE,
+  VFIO_IRQ_INFO_NORESIZE,
+  VFIO_IRQ_SET_ACTION_TYPE_MASK,
+  VFIO_IRQ_SET_DATA_BOOL,
+  VFIO_IRQ_SET_DATA_EVENTFD,
+  VFIO_IRQ_SET_DATA_NONE,
+  VFIO_IRQ_SET_DATA_TYPE_MASK,
+  VFIO_PCI_BAR0_REGION_INDEX,
+  VFIO_PCI_BAR5_REGION_INDEX,
+  VFIO_PCI_CONFIG_REGION_INDEX,
+  VFIO_PCI_ERR_IRQ_INDEX,
+  VFIO_PCI_INTX_IRQ_INDEX,
+  VFIO_PCI_MSI_IRQ_INDEX,
+  VFIO_PCI_MSIX_IRQ_INDEX,
+  VFIO_PCI_NUM_IRQS,
+  VFIO_PCI_NUM_REGIONS,
+  VFIO_PCI_REQ_IRQ_INDEX,
+  VFIO_PCI_ROM_REGION_INDEX,
+  VFIO_PCI_VGA_REGION_INDEX,
+  VFIO_REGION_INFO_FLAG_MMAP,
+  VFIO_REGION_INFO_FLAG_READ,
+  VFIO_REGION_INFO_FLAG_WRITE,
+} from '@vfio-ts/uapi';
+import { PCI_COMMAND_IO, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, type PciDevice } from '../devices/pci-device.js';
+import type { EventfdCtx } from '../fd/eventfd.js';
+import type { MmapRequest } from '../fd/file.js';
+import type { SimKernel } from '../kernel.js';
+import type { Process } from '../mm/process.js';
+import { vfioPciConfigRw } from './pci-config.js';
+import {
+  type IrqData,
+  type IrqType,
+  vfioIntxDisable,
+  vfioIntxHandler,
+  vfioMsiDisable,
+  vfioMsiHandler,
+  vfioPciSetIrqsIoctl,
+} from './pci-intrs.js';
+import type { UserArg } from './user-arg.js';
+
+const EFAULT = errnoNumber('EFAULT');
+const EINVAL = errnoNumber('EINVAL');
+const EIO = errnoNumber('EIO');
+const ENODEV = errnoNumber('ENODEV');
+const ENOTTY = errnoNumber('ENOTTY');
+
+/** include/linux/vfio_pci_core.h (kernel-internal, not uapi): regions live at `index << 40` of the device fd. */
+export const VFIO_PCI_OFFSET_SHIFT = 40n;
+const VFIO_PCI_OFFSET_MASK = (1n << VFIO_PCI_OFFSET_SHIFT) - 1n;
+const U32_MAX = 0xffffffff;
+
+/** ≙ struct vfio_pci_core_device */
+export class VfioPciCoreDevice {
+  irqType: IrqType = 'none';
+  intxTrigger: EventfdCtx | null = null;
+  intxUnmaskFd: EventfdCtx | null = null;
+  intxMasked = false;
+  intxLine = false;
+  msiTriggers: (EventfdCtx | null)[] = [];
+  errTrigger: EventfdCtx | null = null;
+  reqTrigger: EventfdCtx | null = null;
+  resetWorks = false;
+  readonly vbar: number[] = [0, 0, 0, 0, 0, 0];
+  droppedConfigWrites = 0;
+  resets = 0;
+
+  constructor(
+    readonly kernel: SimKernel,
+    readonly dev: PciDevice,
+  ) {}
+
+  get numRegions(): number {
+    return VFIO_PCI_NUM_REGIONS;
+  }
+}
+
+/** @see vfio_pci_core.c vfio_pci_core_enable */
+export function vfioPciCoreOpen(vdev: VfioPciCoreDevice): number {
+  const dev = vdev.dev;
+  // pci_enable_device turns on decoding for the BAR types the device has; bus mastering stays off.
+  let cmd = dev.command & ~PCI_COMMAND_MASTER;
+  if (dev.bars.some((b) => b !== undefined && !b.io)) cmd |= PCI_COMMAND_MEMORY;
+  if (dev.bars.some((b) => b?.io === true)) cmd |= PCI_COMMAND_IO;
+  dev.command = cmd;
+  if (dev.resetWorks) dev.reset();
+  vdev.resetWorks = dev.resetWorks;
+  dev.irqSink = { intx: (level) => vfioIntxHandler(vdev, level), msi: (v) => vfioMsiHandler(vdev, v) };
+  return 0;
+}
+
+/** @see vfio_pci_core.c vfio_pci_core_disable */
+export function vfioPciCoreClose(vdev: VfioPciCoreDevice): void {
+  const dev = vdev.dev;
+  if (vdev.irqType === 'intx') vfioIntxDisable(vdev);
+  else if (vdev.irqType !== 'none') vfioMsiDisable(vdev);
+  vdev.errTrigger = null;
+  vdev.reqTrigger = null;
+  dev.irqSink = null;
+  dev.command = 0;
+  vdev.vbar.fill(0);
+  if (vdev.resetWorks) dev.reset();
+}
+
+/** @see vfio_pci_core.c vfio_pci_get_irq_count */
+function vfioPciGetIrqCount(vdev: VfioPciCoreDevice, index: number): number {
+  const dev = vdev.dev;
+  switch (index) {
+    case VFIO_PCI_INTX_IRQ_INDEX:
+      return dev.intxPin !== 0 ? 1 : 0;
+    case VFIO_PCI_MSI_IRQ_INDEX:
+      return dev.msiVectors;
+    case VFIO_PCI_MSIX_IRQ_INDEX:
+      return dev.msixTableSize;
+    case VFIO_PCI_ERR_IRQ_INDEX:
+      return dev.isPcie ? 1 : 0;
+    case VFIO_PCI_REQ_IRQ_INDEX:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+/** memory BAR, page-aligned, at least a page (≙ vfio_pci_probe_mmaps) */
+function barMmapSupported(vdev: VfioPciCoreDevice, index: number): boolean {
+  const bar = vdev.dev.bars[index];
+  return bar !== undefined && !bar.io && bar.size >= vdev.kernel.pageSize;
+}
+
+function vfioPciIoctlGetInfo(vdev: VfioPciCoreDevice, arg: UserArg): number {
+  const arch = vdev.kernel.arch;
+  const minsz = minArgsz('VFIO_DEVICE_GET_INFO', arch);
+  const c = codec('vfio_device_info', arch);
+  const info = arg.copyStructFromUser<Record<string, number>>('vfio_device_info', minsz, arch);
+  if (typeof info === 'number') return info;
+  if (info.argsz! < minsz) return -EINVAL;
+  const outsz = Math.min(info.argsz!, c.size);
+  const out = c.encode({
+    argsz: info.argsz,
+    flags: VFIO_DEVICE_FLAGS_PCI | (vdev.resetWorks ? VFIO_DEVICE_FLAGS_RESET : 0),
+    numRegions: vdev.numRegions,
+    numIrqs: VFIO_PCI_NUM_IRQS,
+  });
+  return arg.copyToUser(out.subarray(0, outsz)) < 0 ? -EFAULT : 0;
+}
+
+function vfioPciIoctlGetRegionInfo(vdev: VfioPciCoreDevice, arg: UserArg): number {
+  const arch = vdev.kernel.arch;
+  const minsz = minArgsz('VFIO_DEVICE_GET_REGION_INFO', arch);
+  const c = codec('vfio_region_info', arch);
+  const info = arg.copyStructFromUser<Record<string, any>>('vfio_region_info', minsz, arch);
+  if (typeof info === 'number') return info;
+  if (info.argsz < minsz) return -EINVAL;
+  const index: number = info.index;
+  const dev = vdev.dev;
+  const offset = BigInt(index) << VFIO_PCI_OFFSET_SHIFT;
+  if (index === VFIO_PCI_CONFIG_REGION_INDEX) {
+    info.offset = offset;
+    info.size = BigInt(dev.config.length);
+    info.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+  } else if (index >= VFIO_PCI_BAR0_REGION_INDEX && index <= VFIO_PCI_BAR5_REGION_INDEX) {
+    info.offset = offset;
+    const bar = dev.bars[index];
+    info.size = BigInt(bar?.size ?? 0);
+    if (bar === undefined) info.flags = 0;
+    else {
+      info.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+      if (barMmapSupported(vdev, index)) info.flags |= VFIO_REGION_INFO_FLAG_MMAP;
+    }
+  } else if (index === VFIO_PCI_ROM_REGION_INDEX) {
+    info.offset = offset;
+    info.size = BigInt(dev.romSize);
+    info.flags = dev.romSize > 0 ? VFIO_REGION_INFO_FLAG_READ : 0;
+  } else if (index === VFIO_PCI_VGA_REGION_INDEX) {
+    // Neither simulated device is VGA class.
+    return -EINVAL;
+  } else {
+    return -EINVAL;
+  }
+  // Everything the user passed beyond what is set here is echoed back unchanged.
+  return arg.copyToUser(c.encode(info).subarray(0, minsz)) < 0 ? -EFAULT : 0;
+}
+
+function vfioPciIoctlGetIrqInfo(vdev: VfioPciCoreDevice, arg: UserArg): number {
+  const arch = vdev.kernel.arch;
+  const minsz = minArgsz('VFIO_DEVICE_GET_IRQ_INFO', arch);
+  const c = codec('vfio_irq_info', arch);
+  const info = arg.copyStructFromUser<Record<string, number>>('vfio_irq_info', minsz, arch);
+  if (typeof info === 'number') return info;
+  if (info.argsz! < minsz || info.index! >= VFIO_PCI_NUM_IRQS) return -EINVAL;
+  if (info.index === VFIO_PCI_ERR_IRQ_INDEX && !vdev.dev.isPcie) return -EINVAL;
+  info.flags = VFIO_IRQ_INFO_EVENTFD;
+  info.count = vfioPciGetIrqCount(vdev, info.index!);
+  if (info.index === VFIO_PCI_INTX_IRQ_INDEX) info.flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
+  // No simulated device has dynamic MSI-X allocation.
+  else info.flags |= VFIO_IRQ_INFO_NORESIZE;
+  return arg.copyToUser(c.encode(info).subarray(0, minsz)) < 0 ? -EFAULT : 0;
+}
+
+/** @see vfio_main.c vfio_set_irqs_validate_and_prepare */
+function vfioSetIrqsValidateAndPrepare(
+  hdr: Record<string, number>,
+  numIrqs: number,
+  maxIrqType: number,
+  minsz: number,
+): number {
+  const argsz = hdr.argsz!;
+  const start = hdr.start!;
+  const count = hdr.count!;
+  const flags = hdr.flags!;
+  if (
+    argsz < minsz ||
+    hdr.index! >= maxIrqType ||
+    count >= U32_MAX - start ||
+    (flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)) !== 0
+  )
+    return -EINVAL;
+  if (start >= numIrqs || start + count > numIrqs) return -EINVAL;
+  let size: number;
+  switch (flags & VFIO_IRQ_SET_DATA_TYPE_MASK) {
+    case VFIO_IRQ_SET_DATA_NONE:
+      size = 0;
+      break;
+    case VFIO_IRQ_SET_DATA_BOOL:
+      size = 1;
+      break;
+    case VFIO_IRQ_SET_DATA_EVENTFD:
+      size = 4;
+      break;
+    default:
+      return -EINVAL;
+  }
+  if (size !== 0 && argsz - minsz < count * size) return -EINVAL;
+  return count * size;
+}
+
+function vfioPciIoctlSetIrqs(vdev: VfioPciCoreDevice, arg: UserArg, current: Process): number {
+  const arch = vdev.kernel.arch;
+  const minsz = minArgsz('VFIO_DEVICE_SET_IRQS', arch);
+  const hdr = arg.copyStructFromUser<Record<string, number>>('vfio_irq_set', minsz, arch);
+  if (typeof hdr === 'number') return hdr;
+  const max = vfioPciGetIrqCount(vdev, hdr.index!);
+  const dataSize = vfioSetIrqsValidateAndPrepare(hdr, max, VFIO_PCI_NUM_IRQS, minsz);
+  if (dataSize < 0) return dataSize;
+  let data: IrqData = null;
+  if (dataSize > 0) {
+    const raw = arg.copyFromUser(dataSize, minsz);
+    if (typeof raw === 'number') return raw;
+    const dv = new DataView(raw.buffer, raw.byteOffset, raw.length);
+    const values: number[] = [];
+    if (hdr.flags! & VFIO_IRQ_SET_DATA_BOOL) for (const b of raw) values.push(b);
+    // Eventfd numbers are native-endian ints of the simulated CPU.
+    else for (let i = 0; i < hdr.count!; i++) values.push(dv.getInt32(4 * i, vdev.kernel.littleEndian));
+    data = values;
+  }
+  return vfioPciSetIrqsIoctl(vdev, hdr.flags!, hdr.index!, hdr.start!, hdr.count!, data, current);
+}
+
+function vfioPciIoctlReset(vdev: VfioPciCoreDevice): number {
+  if (!vdev.resetWorks) return -EINVAL;
+  vdev.dev.reset();
+  vdev.resets++;
+  return 0;
+}
+
+/** Both hot-reset ioctls: the simulated devices sit on a root bus with neither slot nor bus reset. */
+function vfioPciIoctlHotReset(vdev: VfioPciCoreDevice, arg: UserArg, name: string, struct: string): number {
+  const arch = vdev.kernel.arch;
+  const minsz = minArgsz(name as never, arch);
+  const hdr = arg.copyStructFromUser<Record<string, number>>(struct, minsz, arch);
+  if (typeof hdr === 'number') return hdr;
+  if (hdr.argsz! < minsz) return -EINVAL;
+  if (struct === 'vfio_pci_hot_reset') {
+    if (hdr.flags !== 0) return -EINVAL;
+    // A zero-length group array is only for cdev-opened devices.
+    if (hdr.count === 0) return -EINVAL;
+  }
+  return -ENODEV;
+}
+
+/** @see vfio_main.c vfio_ioctl_device_feature: vfio-pci core without a variant driver supports none we simulate. */
+function vfioIoctlDeviceFeature(vdev: VfioPciCoreDevice, arg: UserArg): number {
+  const arch = vdev.kernel.arch;
+  const minsz = minArgsz('VFIO_DEVICE_FEATURE', arch);
+  const f = arg.copyStructFromUser<Record<string, number>>('vfio_device_feature', minsz, arch);
+  if (typeof f === 'number') return f;
+  if (f.argsz! < minsz) return -EINVAL;
+  const known =
+    VFIO_DEVICE_FEATURE_MASK | VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_PROBE;
+  if ((f.flags! & ~known) !== 0) return -EINVAL;
+  if (
+    !(f.flags! & VFIO_DEVICE_FEATURE_PROBE) &&
+    f.flags! & VFIO_DEVICE_FEATURE_SET &&
+    f.flags! & VFIO_DEVICE_FEATURE_GET
+  )
+    return -EINVAL;
+  return -ENOTTY;
+}
+
+/** @see vfio_pci_core.c vfio_pci_core_ioctl */
+export function vfioPciCoreIoctl(vdev: VfioPciCoreDevice, request: number, arg: UserArg, current: Process): number {
+  const k = vdev.kernel;
+  switch (request) {
+    case k.nr('VFIO_DEVICE_FEATURE'):
+      return vfioIoctlDeviceFeature(vdev, arg);
+    case k.nr('VFIO_DEVICE_GET_INFO'):
+      return vfioPciIoctlGetInfo(vdev, arg);
+    case k.nr('VFIO_DEVICE_GET_IRQ_INFO'):
+      return vfioPciIoctlGetIrqInfo(vdev, arg);
+    case k.nr('VFIO_DEVICE_GET_PCI_HOT_RESET_INFO'):
+      return vfioPciIoctlHotReset(vdev, arg, 'VFIO_DEVICE_GET_PCI_HOT_RESET_INFO', 'vfio_pci_hot_reset_info');
+    case k.nr('VFIO_DEVICE_GET_REGION_INFO'):
+      return vfioPciIoctlGetRegionInfo(vdev, arg);
+    case k.nr('VFIO_DEVICE_PCI_HOT_RESET'):
+      return vfioPciIoctlHotReset(vdev, arg, 'VFIO_DEVICE_PCI_HOT_RESET', 'vfio_pci_hot_reset');
+    case k.nr('VFIO_DEVICE_RESET'):
+      return vfioPciIoctlReset(vdev);
+    case k.nr('VFIO_DEVICE_SET_IRQS'):
+      return vfioPciIoctlSetIrqs(vdev, arg, current);
+    default:
+      return -ENOTTY;
+  }
+}
+
+/** @see vfio_pci_rdwr.c vfio_pci_bar_rw: aligned 8/4/2/1 accesses, clipped at the end of the BAR. */
+function vfioPciBarRw(vdev: VfioPciCoreDevice, buf: Uint8Array, index: number, pos: number, write: boolean): number {
+  const dev = vdev.dev;
+  const isRom = index === VFIO_PCI_ROM_REGION_INDEX;
+  const bar = isRom ? (dev.romSize > 0 ? { size: dev.romSize } : undefined) : dev.bars[index];
+  if (bar === undefined) return -EINVAL;
+  if (pos >= bar.size) return -EINVAL;
+  const count = Math.min(buf.length, bar.size - pos);
+  const io = 'io' in bar && bar.io === true;
+  if (!io && (dev.command & PCI_COMMAND_MEMORY) === 0) return -EIO;
+  let done = 0;
+  while (done < count) {
+    const off = pos + done;
+    const left = count - done;
+    const size = left >= 8 && off % 8 === 0 ? 8 : left >= 4 && off % 4 === 0 ? 4 : left >= 2 && off % 2 === 0 ? 2 : 1;
+    if (write) dev.barWrite(index, off, size, dev.decodeRegister(buf.subarray(done, done + size)));
+    else buf.set(dev.encodeRegister(dev.barRead(index, off, size), size), done);
+    done += size;
+  }
+  return count;
+}
+
+/** @see vfio_pci_core.c vfio_pci_rw */
+export function vfioPciRw(vdev: VfioPciCoreDevice, buf: Uint8Array, offset: bigint, write: boolean): number {
+  const index = Number(offset >> VFIO_PCI_OFFSET_SHIFT);
+  if (buf.length === 0) return 0;
+  if (offset < 0n || index >= vdev.numRegions) return -EINVAL;
+  const pos = Number(offset & VFIO_PCI_OFFSET_MASK);
+  if (index === VFIO_PCI_CONFIG_REGION_INDEX) return vfioPciConfigRw(vdev, buf, pos, write);
+  if (index === VFIO_PCI_ROM_REGION_INDEX) {
+    if (write) return -EINVAL;
+    return vfioPciBarRw(vdev, buf, index, pos, write);
+  }
+  if (index >= VFIO_PCI_BAR0_REGION_INDEX && index <= VFIO_PCI_BAR5_REGION_INDEX)
+    return vfioPciBarRw(vdev, buf, index, pos, write);
+  // VGA: neither device is VGA class.
+  return -EINVAL;
+}
+
+/** @see vfio_pci_core.c vfio_pci_core_mmap */
+export function vfioPciCoreMmap(vdev: VfioPciCoreDevice, req: MmapRequest): Uint8Array | number {
+  const index = Number(req.offset >> VFIO_PCI_OFFSET_SHIFT);
+  if (index >= vdev.numRegions) return -EINVAL;
+  if (!req.shared) return -EINVAL;
+  if (index >= VFIO_PCI_ROM_REGION_INDEX) return -EINVAL;
+  if (!barMmapSupported(vdev, index)) return -EINVAL;
+  const page = vdev.kernel.pageSize;
+  const physLen = Math.ceil(vdev.dev.bars[index]!.size / page) * page;
+  const start = Number(req.offset & VFIO_PCI_OFFSET_MASK);
+  if (start % page !== 0) return -EINVAL;
+  if (start + req.length > physLen) return -EINVAL;
+  let mem = vdev.dev.barMemory[index];
+  if (mem === undefined) {
+    // Register BARs (edu) are not trapped through a mapping: the view is plain memory, see the README.
+    mem = new Uint8Array(physLen);
+    vdev.dev.barMemory[index] = mem;
+  }
+  return mem.subarray(start, start + req.length);
+}
