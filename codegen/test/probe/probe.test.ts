@@ -119,6 +119,14 @@ describe('probe errors', () => {
     expect((error as Error).message).toMatch(/offending entries: VFIO_NO_SUCH_THING/);
   });
 
+  test('a flexible member not marked flexible is named, not mis-measured', async (ctx) => {
+    needAbi(ctx, 'x86_64');
+    const structs = [{ name: 'vfio_region_info_cap_sparse_mmap', members: [{ name: 'areas' }] }];
+    await expect(probeLayouts({ ...request, structs, abis: ['x86_64'] })).rejects.toThrow(
+      /offending entries: struct vfio_region_info_cap_sparse_mmap\.areas/,
+    );
+  });
+
   test('a headerDir without linux/vfio.h is refused rather than falling back to the sysroot header', async () => {
     await expect(probeLayouts({ ...request, headerDir: '/nonexistent' })).rejects.toMatchObject({
       code: 'VFIO_TS_VENDOR',
