@@ -95,10 +95,13 @@ export async function extractHeaderFacts(text: string): Promise<HeaderFacts> {
   // tree-sitter-c has no grammar for attributes after a declarator; blank them out (same length, so positions
   // hold) and keep what __counted_by says, which is the length of a flexible array.
   const countedBy = new Map<number, string>();
-  const parsable = text.replace(/__counted_by\s*\(\s*(\w+)\s*\)/g, (match: string, member: string, at: number) => {
-    countedBy.set(text.slice(0, at).split('\n').length - 1, member);
-    return ' '.repeat(match.length);
-  });
+  const parsable = text.replace(
+    /(?<!#\s*define\s+)__counted_by\s*\(\s*(\w+)\s*\)/g,
+    (match: string, member: string, at: number) => {
+      countedBy.set(text.slice(0, at).split('\n').length - 1, member);
+      return ' '.repeat(match.length);
+    },
+  );
   const tree = parser.parse(parsable);
   if (tree === null) throw new Error('tree-sitter returned no tree');
   const root = tree.rootNode;
@@ -135,7 +138,9 @@ export async function extractHeaderFacts(text: string): Promise<HeaderFacts> {
         const body = node.childForFieldName('body');
         const name = node.childForFieldName('name')?.text;
         if (body !== null && name !== undefined) {
-          structs.push(withDoc({ name, line: node.startPosition.row + 1, members: readMembers(body, countedBy) }, node));
+          structs.push(
+            withDoc({ name, line: node.startPosition.row + 1, members: readMembers(body, countedBy) }, node),
+          );
         }
         break;
       }
