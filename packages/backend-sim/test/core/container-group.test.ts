@@ -15,19 +15,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { SimKernel } from '../../src/index.js';
 import { bindDriver, checkInvariants, containerIommu, lockedVm, type1Mappings } from '../../src/testing/index.js';
-import {
-  cstr,
-  decode,
-  E1000,
-  EDU,
-  expectErrno,
-  intArg,
-  mapDma,
-  nr,
-  setup,
-  struct,
-  unmapDma,
-} from './helpers.js';
+import { cstr, decode, E1000, EDU, expectErrno, intArg, mapDma, nr, setup, struct, unmapDma } from './helpers.js';
 
 function fresh() {
   const kernel = SimKernel.create('x86_64-q35');
@@ -128,7 +116,9 @@ describe('group fd (/dev/vfio/<id>)', () => {
   it('#5 GET_STATUS argsz=4 → EINVAL; a 4-byte buffer → EFAULT', () => {
     const { p } = fresh();
     const g = p.open('/dev/vfio/1');
-    expectErrno('EINVAL', () => p.ioctl(g, nr(p, 'VFIO_GROUP_GET_STATUS'), struct(p, 'vfio_group_status', { argsz: 4 })));
+    expectErrno('EINVAL', () =>
+      p.ioctl(g, nr(p, 'VFIO_GROUP_GET_STATUS'), struct(p, 'vfio_group_status', { argsz: 4 })),
+    );
     expectErrno('EFAULT', () => p.ioctl(g, nr(p, 'VFIO_GROUP_GET_STATUS'), new Uint8Array(4)));
   });
 
