@@ -163,29 +163,31 @@ export class IommuTable {
     if (leaf === undefined) return undefined;
     const s = this.slot(idx);
     const old = leaf.tces[s];
-    if (tce === undefined) delete leaf.tces[s];
-    else leaf.tces[s] = tce;
+    leaf.tces[s] = tce;
     return old;
   }
 
+  /** ≙ *IOMMU_TABLE_USERSPACE_ENTRY_RO(): the user address cached for absolute `entry`, undefined if none. */
+  userspaceGet(entry: number): bigint | undefined {
+    if (!this.hasUserspaceView || !this.contains(entry)) return undefined;
+    const leaf = this.leafFor(entry - this.itOffset, false);
+    if (leaf === undefined || leaf === -1) return undefined;
+    return (leaf.uas as (bigint | undefined)[])[this.slot(entry - this.itOffset)];
+  }
+
   /**
-   * ≙ IOMMU_TABLE_USERSPACE_ENTRY(_RO): the userspace-view slot of absolute `entry`. `alloc` allocates missing
-   * levels as build_v2 does before exchanging; undefined when absent, -1 when the allocation failed.
+   * ≙ *IOMMU_TABLE_USERSPACE_ENTRY(tbl, entry, alloc) = ua: 0n clears. Returns false when there is no slot (no
+   * userspace view, outside the window, or a level could not be allocated).
    */
-  userspaceEntry(entry: number, alloc: boolean): { get(): bigint; set(ua: bigint): void } | undefined | -1 {
-    if (!this.hasUserspaceView) return undefined;
-    const idx = entry - this.itOffset;
-    const leaf = this.leafFor(idx, alloc);
-    if (leaf === undefined || leaf === -1) return leaf;
+  userspaceSet(entry: number, ua: bigint, alloc: boolean): boolean {
+    if (!this.hasUserspaceView || !this.contains(entry)) return false;
+    const leaf = this.leafFor(entry - this.itOffset, alloc);
+    if (leaf === undefined || leaf === -1) return false;
     const uas = leaf.uas as (bigint | undefined)[];
-    const s = this.slot(idx);
-    return {
-      get: () => uas[s] ?? 0n,
-      set: (ua: bigint) => {
-        if (ua === 0n) delete uas[s];
-        else uas[s] = ua;
-      },
-    };
+    const s = this.slot(entry - this.itOffset);
+    if (ua === 0n) uas[s] = undefined;
+    else uas[s] = ua;
+    return true;
   }
 
   /** True if the level holding absolute `entry` exists (tce_iommu_clear skips whole missing levels). */

@@ -58,7 +58,7 @@ export function iommuTceXchgNoKill(
     let perm = iommuDirectionToTcePerm(direction);
     // pnv_tce_xchg grants read with write; the pseries hypervisor stores the bits as given.
     if (tg?.params.platform === 'ioda2' && perm & TCE_PCI_WRITE) perm |= TCE_PCI_READ;
-    tce = { ...next, perm };
+    tce = { hpa: next.hpa, perm, pages: next.pages, index: next.index, offset: next.offset };
   }
   const old = tbl.xchg(entry, tce);
   if (old === -1) return -ENOMEM;
@@ -91,11 +91,11 @@ function tceIommuPreregUaToHpa(
 
 /** @see vfio_iommu_spapr_tce.c tce_iommu_unuse_page_v2 — drops the mapping count of the region the entry used. */
 function tceIommuUnusePageV2(container: TceContainer, tbl: IommuTable, entry: number): void {
-  const pua = tbl.contains(entry) ? tbl.userspaceEntry(entry, false) : undefined;
-  if (pua === undefined || pua === -1) return;
-  const r = tceIommuPreregUaToHpa(container, pua.get(), tbl.itPageShift);
+  const ua = tbl.userspaceGet(entry);
+  if (ua === undefined) return;
+  const r = tceIommuPreregUaToHpa(container, ua, tbl.itPageShift);
   if (typeof r !== 'number') mmIommuMappedDec(r.mem);
-  pua.set(0n);
+  tbl.userspaceSet(entry, 0n, false);
 }
 
 /**
@@ -184,7 +184,6 @@ export function tceIommuBuildV2(
   let i = 0;
   let tce = vaddr;
   for (; i < pages; i++) {
-    const pua = tbl.contains(entry + i) ? tbl.userspaceEntry(entry + i, true) : undefined;
     const r = tceIommuPreregUaToHpa(container, tce, tbl.itPageShift);
     if (typeof r === 'number') {
       ret = r;
@@ -198,14 +197,14 @@ export function tceIommuBuildV2(
     if (mmIommuMappedInc(r.mem)) break;
     const next = { hpa: r.hpa, pages: r.mem.pages, index: r.index, offset: r.offset };
     const x = iommuTceXchgNoKill(container, tbl, entry + i, next, direction);
-    if (typeof x === 'number' || pua === -1) {
+    if (typeof x === 'number') {
       // The kernel drops the count of whatever the userspace view held (the old entry), not of r.mem.
       tceIommuUnusePageV2(container, tbl, entry + i);
-      ret = typeof x === 'number' ? x : -ENOMEM;
+      ret = x;
       break;
     }
     if (x.old !== undefined) tceIommuUnusePageV2(container, tbl, entry + i);
-    pua?.set(tce);
+    tbl.userspaceSet(entry + i, tce, true);
     tce += iommuPageSize;
   }
   if (ret) tceIommuClear(container, tbl, entry, i);

@@ -72,13 +72,12 @@ export function readTces(backend: HasProcess, containerFd: number, num: number):
   if (!tbl) return [];
   const out: TceEntryView[] = [];
   for (const [entry, tce] of tbl.entries()) {
-    const pua = tbl.userspaceEntry(entry, false);
     out.push({
       iova: BigInt(entry) << BigInt(tbl.itPageShift),
       hpa: tce.hpa,
       read: (tce.perm & TCE_PCI_READ) !== 0,
       write: (tce.perm & TCE_PCI_WRITE) !== 0,
-      ua: pua === undefined || pua === -1 ? 0n : pua.get(),
+      ua: tbl.userspaceGet(entry) ?? 0n,
     });
   }
   return out;
