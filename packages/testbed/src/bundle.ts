@@ -47,9 +47,10 @@ export async function bundleEntry(options: BundleOptions): Promise<void> {
       conditions: [...(options.conditions ?? ['@vfio-ts/source'])],
       external: ['koffi', '@koromix/*', ...(options.external ?? [])],
       plugins: [optionalPackages(options.optional ?? [])],
-      // Bundled CommonJS code calls require(); give it one relative to the bundle (and so to its node_modules).
+      // Bundled CommonJS code calls require(), which ESM lacks; esbuild's shim looks for a global one. A top-level
+      // `const require` would clash with bundled modules that declare their own (createRequire is common).
       banner: {
-        js: "import { createRequire as __vfioTsCreateRequire } from 'node:module';\nconst require = __vfioTsCreateRequire(import.meta.url);",
+        js: "import { createRequire as __vfioTsCreateRequire } from 'node:module';\nglobalThis.require ??= __vfioTsCreateRequire(import.meta.url);",
       },
       sourcemap: 'inline',
       logLevel: 'silent',

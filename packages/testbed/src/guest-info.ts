@@ -52,11 +52,15 @@ export function parseGuestInfo(text: string): GuestInfo {
     ['vfio_iommu_type1', 'vfio_iommu_spapr_tce'].find((m) => modules.includes(m)) ??
     (modules.includes('vfio') ? 'built in or none' : 'none');
   const hardware =
-    iommuClass.length > 0
-      ? `${iommuClass.some((c) => c.startsWith('dmar')) ? 'Intel VT-d' : 'iommu'} (${iommuClass.join(', ')})`
-      : machine.startsWith('ppc64')
-        ? 'pseries TCE (PAPR)'
-        : 'none';
+    iommuClass.length === 0
+      ? machine.startsWith('ppc64')
+        ? 'pseries TCE'
+        : 'none'
+      : iommuClass.some((c) => c.startsWith('dmar'))
+        ? `Intel VT-d (${iommuClass.join(', ')})`
+        : iommuClass.some((c) => c.startsWith('iommu-phb'))
+          ? `pseries TCE (${iommuClass.join(', ')})`
+          : iommuClass.join(', ');
   return {
     kernelVersion: one('kernel'),
     procVersion: one('version'),
