@@ -35,9 +35,14 @@ export function s32(v: number, where: string): number {
   throw range(v, where, '__s32');
 }
 /** 64-bit fields take a bigint, or a non-negative safe integer for convenience. */
+const U64_MAX = 0xffff_ffff_ffff_ffffn;
+const S64_MIN = -0x8000_0000_0000_0000n;
+const S64_MAX = 0x7fff_ffff_ffff_ffffn;
+
+// Comparisons, not BigInt.asUintN: the latter allocates and costs more than the whole field write.
 export function u64(v: bigint | number, where: string): bigint {
   if (typeof v === 'bigint') {
-    if (BigInt.asUintN(64, v) === v) return v;
+    if (v >= 0n && v <= U64_MAX) return v;
   } else if (Number.isSafeInteger(v) && v >= 0) {
     return BigInt(v);
   }
@@ -45,7 +50,7 @@ export function u64(v: bigint | number, where: string): bigint {
 }
 export function s64(v: bigint | number, where: string): bigint {
   if (typeof v === 'bigint') {
-    if (BigInt.asIntN(64, v) === v) return v;
+    if (v >= S64_MIN && v <= S64_MAX) return v;
   } else if (Number.isSafeInteger(v)) {
     return BigInt(v);
   }

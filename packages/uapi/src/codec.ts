@@ -86,7 +86,7 @@ class GeneratedCodec<T> implements StructCodec<T> {
   readonly size: number;
   readonly align: number;
   readonly fields: readonly FieldLayout[];
-  readonly #impl: CodecImpl<T>;
+  private readonly impl: CodecImpl<T>;
 
   constructor(
     readonly name: string,
@@ -98,7 +98,7 @@ class GeneratedCodec<T> implements StructCodec<T> {
     this.size = layout.size;
     this.align = layout.align;
     this.fields = layout.fields;
-    this.#impl = impl;
+    this.impl = impl;
   }
 
   #field(member: string): FieldLayout {
@@ -118,33 +118,33 @@ class GeneratedCodec<T> implements StructCodec<T> {
   }
 
   encodedSize(value: StructInit<T>): number {
-    return this.#impl.size(value);
+    return this.impl.size(value);
   }
 
   encode(value: StructInit<T>): Uint8Array {
-    const bytes = new Uint8Array(this.#impl.size(value));
-    this.#impl.enc(dataView(bytes), 0, this.littleEndian, value);
+    const bytes = new Uint8Array(this.impl.size(value));
+    this.impl.enc(dataView(bytes), 0, this.littleEndian, value);
     return bytes;
   }
 
   encodeInto(value: StructInit<T>, target: Uint8Array, offset = 0): number {
-    const size = this.#impl.size(value);
+    const size = this.impl.size(value);
     if (offset < 0 || target.length - offset < size) throw shortBuffer(this.name, size, target.length - offset);
     target.fill(0, offset, offset + size);
-    this.#impl.enc(dataView(target), offset, this.littleEndian, value);
+    this.impl.enc(dataView(target), offset, this.littleEndian, value);
     return size;
   }
 
   decode(source: Uint8Array, offset = 0): T {
     if (offset < 0 || source.length - offset < this.size)
       throw shortBuffer(this.name, this.size, source.length - offset);
-    return this.#impl.dec(dataView(source), offset, this.littleEndian, source.length);
+    return this.impl.dec(dataView(source), offset, this.littleEndian, source.length);
   }
 
   view(source: Uint8Array, offset = 0): StructView<T> {
     if (offset < 0 || source.length - offset < this.size)
       throw shortBuffer(this.name, this.size, source.length - offset);
-    return new this.#impl.View(dataView(source), offset, this.littleEndian);
+    return new this.impl.View(dataView(source), offset, this.littleEndian);
   }
 }
 
