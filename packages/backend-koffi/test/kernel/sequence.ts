@@ -13,13 +13,23 @@
  * not VFIO's).
  */
 
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { basename } from 'node:path';
+import { readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import type { Backend, Mapping } from '@vfio-ts/core';
 import * as uapi from '@vfio-ts/uapi';
-import { codec, ioctlNumber } from '@vfio-ts/uapi';
+import { codec, ioctlNumber, systemConstants } from '@vfio-ts/uapi';
 
-export type KernelCase = (backend: Backend) => Promise<void>;
+/** What the testbed's guest runner passes besides the backend (a subset of its KernelTestContext). */
+export interface CaseContext {
+  log(message: string): void;
+  /** Devices bound to vfio-pci, as the runner knows them; sysfs is searched when absent or empty. */
+  readonly devices?: readonly { readonly model: string; readonly bdf: string; readonly group: number }[];
+}
+
+export type KernelCase = (backend: Backend, ctx?: CaseContext) => Promise<void>;
+
+const quiet: CaseContext = { log: () => {} };
 
 /** The edu device under test: its PCI address and IOMMU group. */
 export interface EduTarget {
@@ -53,8 +63,10 @@ function check(condition: boolean, message: string): void {
   if (!condition) fail(message);
 }
 
-/** Finds edu bound to vfio-pci in sysfs (`VFIO_TS_EDU_BDF` picks one when several exist). */
-export function findEdu(): EduTarget {
+/** The edu device: from the runner's device list, else from sysfs (`VFIO_TS_EDU_BDF` picks one of several). */
+export function findEdu(ctx?: CaseContext): EduTarget {
+  const known = ctx?.devices?.find((d) => d.model === 'edu');
+  if (known !== undefined) return { bdf: known.bdf, group: known.group };
   const wanted = process.env.VFIO_TS_EDU_BDF;
   for (const bdf of readdirSync('/sys/bus/pci/devices')) {
     if (wanted !== undefined && bdf !== wanted) continue;
@@ -325,8 +337,9 @@ async function dmaBlocked(edu: Edu, target: { mapping: Mapping; iova: bigint; un
   );
 }
 
-async function type1Dma(backend: Backend, opened: Opened, edu: Edu, res: Resources): Promise<void> {
+async function type1Dma(backend: Backend, opened: Opened, edu: Edu, res: Resources, ctx: CaseContext): Promise<void> {
   const info = structIoctl(backend, opened.container, 'VFIO_IOMMU_GET_INFO', 'vfio_iommu_type1_info');
+  ctx.log(`type1v2: iova_pgsizes 0x${info.iovaPgsizes.toString(16)}`);
   check((info.flags & k('VFIO_IOMMU_INFO_PGSIZES')) !== 0, 'IOMMU_GET_INFO reports no page sizes');
   check((info.iovaPgsizes & BigInt(backend.pageSize)) !== 0n, 'the IOMMU cannot map this page size');
 
@@ -340,13 +353,18 @@ async function type1Dma(backend: Backend, opened: Opened, edu: Edu, res: Resourc
   const unmapB = mapDma(backend, opened.container, b, iovaB, res);
   const charged = lockedKiB() - before;
   check(charged >= (2 * backend.pageSize) / 1024, `MAP_DMA charged ${charged} KiB of locked_vm`);
+  ctx.log(`MAP_DMA of 2 pages charged ${charged} KiB of locked_vm`);
   await dmaRoundTrip(edu, { mapping: a, iova: iovaA }, { mapping: b, iova: iovaB }, 7);
   await dmaBlocked(edu, { mapping: b, iova: iovaB, unmap: unmapB });
 }
 
-async function spaprDma(backend: Backend, opened: Opened, edu: Edu, res: Resources): Promise<void> {
+async function spaprDma(backend: Backend, opened: Opened, edu: Edu, res: Resources, ctx: CaseContext): Promise<void> {
   const { container } = opened;
   const info = structIoctl(backend, container, 'VFIO_IOMMU_SPAPR_TCE_GET_INFO', 'vfio_iommu_spapr_tce_info');
+  ctx.log(
+    `sPAPR v2: dma32 window 0x${info.dma32WindowStart.toString(16)} + 0x${info.dma32WindowSize.toString(16)}, ` +
+      `ddw pgsizes 0x${info.ddw.pgsizes.toString(16)}, max windows ${info.ddw.maxDynamicWindowsSupported}`,
+  );
   check(info.dma32WindowSize > 0, 'no default DMA window');
   const pageShift = Math.log2(backend.pageSize);
 
@@ -363,6 +381,7 @@ async function spaprDma(backend: Backend, opened: Opened, edu: Edu, res: Resourc
   }
   const charged = lockedKiB() - before;
   check(charged >= (3 * backend.pageSize) / 1024, `REGISTER_MEMORY charged ${charged} KiB of locked_vm`);
+  ctx.log(`REGISTER_MEMORY of 3 pages charged ${charged} KiB of locked_vm`);
 
   // The default 32-bit window: IOVAs are absolute bus addresses inside it.
   const base = BigInt(info.dma32WindowStart);
@@ -385,6 +404,7 @@ async function spaprDma(backend: Backend, opened: Opened, edu: Edu, res: Resourc
   });
   const start: bigint = created.startAddr;
   check(start !== 0n && start !== base, `TCE_CREATE returned start_addr 0x${start.toString(16)}`);
+  ctx.log(`TCE_CREATE: start_addr 0x${start.toString(16)}`);
   res.add(() =>
     structIoctl(backend, container, 'VFIO_IOMMU_SPAPR_TCE_REMOVE', 'vfio_iommu_spapr_tce_remove', {
       startAddr: start,
@@ -400,8 +420,9 @@ async function spaprDma(backend: Backend, opened: Opened, edu: Edu, res: Resourc
 async function withDevice(
   backend: Backend,
   body: (opened: Opened, res: Resources) => Promise<void> | void,
-  target: EduTarget = findEdu(),
+  ctx: CaseContext = quiet,
 ): Promise<void> {
+  const target = findEdu(ctx);
   const baseline = lockedKiB();
   const res = new Resources();
   try {
@@ -414,58 +435,108 @@ async function withDevice(
 }
 
 export const cases: Record<string, KernelCase> = {
-  'container, group, IOMMU and device open and close cleanly': (backend) =>
-    withDevice(backend, ({ container, model }) => {
-      if (model === 'type1v2') {
-        const info = structIoctl(backend, container, 'VFIO_IOMMU_GET_INFO', 'vfio_iommu_type1_info');
-        check(info.iovaPgsizes !== 0n, 'type1 reports no IOVA page sizes');
-      } else {
-        const info = structIoctl(backend, container, 'VFIO_IOMMU_SPAPR_TCE_GET_INFO', 'vfio_iommu_spapr_tce_info');
-        check(info.dma32WindowSize > 0, 'sPAPR reports no default window');
-      }
-    }),
-
-  'device info, config space and edu identification register': (backend) =>
-    withDevice(backend, ({ device }) => {
-      probeDevice(backend, device);
-    }),
-
-  'BAR0 maps and reads like pread': (backend) =>
-    withDevice(backend, ({ device }, res) => {
-      const edu = probeDevice(backend, device);
-      check((edu.bar0.flags & k('VFIO_REGION_INFO_FLAG_MMAP')) !== 0, 'BAR0 is not mmap-able');
-      const bar = backend.mmap({ length: backend.pageSize, fd: device, offset: edu.bar0.offset });
-      res.add(() => backend.munmap(bar));
-      const words = new Uint32Array(bar.bytes.buffer, bar.bytes.byteOffset, 1);
-      const raw = words[0]!;
-      const expected = edu.read32(EDU.ident);
-      const native = backend.arch === 'ppc64le' ? byteSwap32(raw) : raw;
-      check(native === expected, `mmap'd BAR0 reads 0x${raw.toString(16)}, pread 0x${expected.toString(16)}`);
-    }),
-
-  'DMA round trip through the IOMMU, unmapped IOVA blocked, locked_vm back to baseline': (backend) =>
-    withDevice(backend, async (opened, res) => {
-      const edu = probeDevice(backend, opened.device);
-      if (opened.model === 'type1v2') await type1Dma(backend, opened, edu, res);
-      else await spaprDma(backend, opened, edu, res);
-    }),
-
-  'errors name the ioctl: GET_DEVICE_FD for a device not in the group': (backend) =>
-    withDevice(backend, ({ group }) => {
-      const bogus = new TextEncoder().encode('0000:ff:1f.7\0');
+  'backend basics on this ABI: FIONREAD, ENOTTY, eventfd round trip': async (backend, ctx = quiet) => {
+    const path = join(tmpdir(), `vfio-ts-basics-${process.pid}`);
+    writeFileSync(path, 'twelve bytes');
+    const fd = backend.open(path);
+    try {
+      // FIONREAD's number differs between powerpc and the rest: it comes from @vfio-ts/uapi for backend.arch.
+      const count = new Uint8Array(4);
+      backend.ioctl(fd, systemConstants(backend.arch).FIONREAD, count, { name: 'FIONREAD' });
+      const n = new DataView(count.buffer).getInt32(0, backend.littleEndian);
+      check(n === 12, `FIONREAD on a 12-byte file says ${n}`);
       try {
-        backend.ioctl(group, ioctlNumber('VFIO_GROUP_GET_DEVICE_FD', backend.arch), bogus, {
-          name: 'VFIO_GROUP_GET_DEVICE_FD',
-        });
+        intIoctl(backend, fd, 'VFIO_GET_API_VERSION');
+        fail('VFIO_GET_API_VERSION on a regular file succeeded');
       } catch (error) {
-        const e = error as { code?: string; syscall?: string; message?: string };
-        check(e.syscall === 'ioctl', `syscall is ${e.syscall}`);
-        check(e.message?.includes('VFIO_GROUP_GET_DEVICE_FD') === true, `message lacks the ioctl: ${e.message}`);
-        check(e.code === 'ENODEV' || e.code === 'EINVAL', `unexpected errno ${e.code}`);
-        return;
+        check((error as { code?: string }).code === 'ENOTTY', `a VFIO ioctl on a file gave ${String(error)}`);
       }
-      fail('GET_DEVICE_FD of a device outside the group succeeded');
-    }),
+    } finally {
+      backend.close(fd);
+      rmSync(path, { force: true });
+    }
+    const efd = backend.eventfd();
+    try {
+      const pending = backend.readEventfd(efd);
+      setTimeout(() => backend.writeEventfd(efd, 42n), 10);
+      const value = await pending;
+      check(value === 42n, `eventfd carried ${value}`);
+    } finally {
+      backend.close(efd);
+    }
+    ctx.log(
+      `FIONREAD 0x${systemConstants(backend.arch).FIONREAD.toString(16)} on ${backend.arch}, page ${backend.pageSize}`,
+    );
+  },
+
+  'container, group, IOMMU and device open and close cleanly': (backend, ctx = quiet) =>
+    withDevice(
+      backend,
+      ({ container, model }) => {
+        if (model === 'type1v2') {
+          const info = structIoctl(backend, container, 'VFIO_IOMMU_GET_INFO', 'vfio_iommu_type1_info');
+          check(info.iovaPgsizes !== 0n, 'type1 reports no IOVA page sizes');
+        } else {
+          const info = structIoctl(backend, container, 'VFIO_IOMMU_SPAPR_TCE_GET_INFO', 'vfio_iommu_spapr_tce_info');
+          check(info.dma32WindowSize > 0, 'sPAPR reports no default window');
+        }
+        ctx.log(`IOMMU model ${model}`);
+      },
+      ctx,
+    ),
+
+  'device info, config space and edu identification register': (backend, ctx = quiet) =>
+    withDevice(backend, ({ device }) => void probeDevice(backend, device), ctx),
+
+  'BAR0 maps and reads like pread': (backend, ctx = quiet) =>
+    withDevice(
+      backend,
+      ({ device }, res) => {
+        const edu = probeDevice(backend, device);
+        check((edu.bar0.flags & k('VFIO_REGION_INFO_FLAG_MMAP')) !== 0, 'BAR0 is not mmap-able');
+        const bar = backend.mmap({ length: backend.pageSize, fd: device, offset: edu.bar0.offset });
+        res.add(() => backend.munmap(bar));
+        // One aligned 32-bit load: MMIO registers must not be read byte by byte.
+        const raw = new Uint32Array(bar.bytes.buffer, bar.bytes.byteOffset, 1)[0]!;
+        const expected = edu.read32(EDU.ident);
+        const native = backend.arch === 'ppc64le' ? byteSwap32(raw) : raw;
+        check(native === expected, `mmap'd BAR0 reads 0x${raw.toString(16)}, pread 0x${expected.toString(16)}`);
+      },
+      ctx,
+    ),
+
+  'DMA round trip through the IOMMU, unmapped IOVA blocked, locked_vm back to baseline': (backend, ctx = quiet) =>
+    withDevice(
+      backend,
+      async (opened, res) => {
+        const edu = probeDevice(backend, opened.device);
+        if (opened.model === 'type1v2') await type1Dma(backend, opened, edu, res, ctx);
+        else await spaprDma(backend, opened, edu, res, ctx);
+      },
+      ctx,
+    ),
+
+  'errors name the ioctl: GET_DEVICE_FD for a device not in the group': (backend, ctx = quiet) =>
+    withDevice(
+      backend,
+      ({ group }) => {
+        const bogus = new TextEncoder().encode('0000:ff:1f.7\0');
+        try {
+          backend.ioctl(group, ioctlNumber('VFIO_GROUP_GET_DEVICE_FD', backend.arch), bogus, {
+            name: 'VFIO_GROUP_GET_DEVICE_FD',
+          });
+        } catch (error) {
+          const e = error as { code?: string; syscall?: string; message?: string };
+          check(e.syscall === 'ioctl', `syscall is ${e.syscall}`);
+          check(e.message?.includes('VFIO_GROUP_GET_DEVICE_FD') === true, `message lacks the ioctl: ${e.message}`);
+          check(e.code === 'ENODEV' || e.code === 'EINVAL', `unexpected errno ${e.code}`);
+          ctx.log(`GET_DEVICE_FD of a stranger: ${e.code}`);
+          return;
+        }
+        fail('GET_DEVICE_FD of a device outside the group succeeded');
+      },
+      ctx,
+    ),
 };
 
 function byteSwap32(value: number): number {
