@@ -16,5 +16,12 @@ export {
   type SimKernelOptions,
   type Type1Params,
 } from './kernel.js';
-export { profiles, x86Q35Kernel612Profile, x86Q35Profile } from './platforms/index.js';
+export {
+  powernv9Profile,
+  profiles,
+  pseriesBeProfile,
+  pseriesProfile,
+  x86Q35Kernel612Profile,
+  x86Q35Profile,
+} from './platforms/index.js';
 export { SimProcessBackend } from './process-backend.js';
