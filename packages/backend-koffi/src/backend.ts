@@ -43,11 +43,6 @@ export interface KoffiBackend extends Backend {
   readonly koffiVersion: string;
   /** Mappings made by this backend and not yet unmapped (for leak checks in tests). */
   readonly liveMappings: number;
-  /**
-   * Whether munmap gives memory and device regions back at once (needs MAP_FIXED from @vfio-ts/uapi) or only once
-   * the mapping's view is garbage-collected.
-   */
-  readonly releasesAtMunmap: boolean;
   /** Fds opened or created through this backend and not yet closed (for leak checks in tests). */
   readonly openFds: ReadonlyMap<number, FdKind>;
 }
@@ -102,11 +97,9 @@ class KoffiBackendImpl implements KoffiBackend {
 
   readonly #libc: Libc;
   readonly #sc: SystemConstants;
-  /** MAP_FIXED when @vfio-ts/uapi provides it; without it munmap falls back to releasing at garbage collection. */
-  readonly #mapFixed: number | undefined;
   readonly #rules = new Map<string, ArgRule>();
   readonly #fds = new Map<number, FdKind>();
-  readonly #mappings = new Map<bigint, { mapping: Mapping; state: Released; device: boolean }>();
+  readonly #mappings = new Map<bigint, { mapping: Mapping; state: Released }>();
   readonly #placeholders: FinalizationRegistry<Released>;
 
   constructor(arch: Arch, libc: Libc) {
@@ -115,7 +108,6 @@ class KoffiBackendImpl implements KoffiBackend {
     this.koffiVersion = libc.koffiVersion;
     this.pageSize = libc.getpagesize();
     this.#sc = systemConstants(arch);
-    this.#mapFixed = (this.#sc as unknown as Partial<Record<string, number>>).MAP_FIXED;
     this.#placeholders = new FinalizationRegistry((state) => {
       // FFI safety: the ArrayBuffer that aliased this range is unreachable, so nothing can read it any more.
       if (state.released) libc.munmap(state.address, state.length);
@@ -213,7 +205,7 @@ class KoffiBackendImpl implements KoffiBackend {
     }
     const mapping: Mapping = Object.freeze({ address, length: rounded, bytes });
     const state: Released = { address, length: rounded, released: false };
-    this.#mappings.set(address, { mapping, state, device: !anonymous });
+    this.#mappings.set(address, { mapping, state });
     this.#placeholders.register(bytes.buffer, state);
     return mapping;
   }
@@ -233,24 +225,11 @@ class KoffiBackendImpl implements KoffiBackend {
     // device region or DMA memory is released now, a stale view sees zeros, and the placeholder itself is unmapped
     // when the view is garbage-collected.
     const { address, length } = entry.state;
-    if (this.#mapFixed === undefined) {
-      // Without MAP_FIXED there is no atomic replacement. Anonymous (DMA) memory stays mapped until its view is
-      // collected. A device region cannot wait: its mapping holds the device file open, and a device left open keeps
-      // the group busy (UNSET_CONTAINER fails with EBUSY), so it is unmapped now and a stale view of it faults.
-      if (entry.device) {
-        if (this.#libc.munmap(address, length) < 0) throw new VfioSystemError(lastErrno(), { syscall: 'munmap' });
-        this.#mappings.delete(address);
-        return;
-      }
-      entry.state.released = true;
-      this.#mappings.delete(address);
-      return;
-    }
     const placeholder = this.#libc.mmap(
       address,
       length,
       this.#sc.PROT_READ | this.#sc.PROT_WRITE,
-      this.#sc.MAP_PRIVATE | this.#sc.MAP_ANONYMOUS | this.#mapFixed,
+      this.#sc.MAP_PRIVATE | this.#sc.MAP_ANONYMOUS | this.#sc.MAP_FIXED,
       -1,
       0n,
     );
@@ -262,11 +241,6 @@ class KoffiBackendImpl implements KoffiBackend {
     }
     entry.state.released = true;
     this.#mappings.delete(address);
-  }
-
-  /** Whether munmap releases memory and device regions at once (true) or only when the view is collected. */
-  get releasesAtMunmap(): boolean {
-    return this.#mapFixed !== undefined;
   }
 
   eventfd(initval = 0, flags?: number): number {
