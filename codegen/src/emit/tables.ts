@@ -80,17 +80,23 @@ export function toConstants(spec: SpecFamily, strings: readonly { name: string; 
 
 export function toSystem(spec: SpecFamily): Statements {
   const names = spec.systemConstants.map((c) => c.name);
+  // A constant that does not fit a double on some ABI (RLIM_INFINITY) is a bigint on every ABI.
+  const isBigint = new Set(
+    spec.systemConstants
+      .filter((c) => ARCHS.some((a) => c.values[a] > BigInt(Number.MAX_SAFE_INTEGER) || c.values[a] < BigInt(Number.MIN_SAFE_INTEGER)))
+      .map((c) => c.name),
+  );
+  const literal = (name: string, v: bigint) => (isBigint.has(name) ? `${v}n` : bigintLiteral(v));
   const perArch = (arch: Arch) =>
-    `{ ${spec.systemConstants.map((c) => `${c.name}: ${bigintLiteral(c.values[arch])}`).join(', ')} }`;
-  const errnos = (arch: Arch) =>
-    `{ ${spec.errnos.map((e) => `${e.name}: ${bigintLiteral(e.values[arch])}`).join(', ')} }`;
+    `{ ${spec.systemConstants.map((c) => `${c.name}: ${literal(c.name, c.values[arch])}`).join(', ')} }`;
+  const errnos = (arch: Arch) => `{ ${spec.errnos.map((e) => `${e.name}: ${bigintLiteral(e.values[arch])}`).join(', ')} }`;
   return [
     {
       kind: StructureKind.Interface,
       name: 'SystemConstants',
       isExported: true,
       docs: ["C library constants the backends need, as each ABI's own sysroot defines them."],
-      properties: names.map((name) => ({ name, type: 'number', isReadonly: true })),
+      properties: names.map((name) => ({ name, type: isBigint.has(name) ? 'bigint' : 'number', isReadonly: true })),
     },
     constStatement(
       'systemConstantsByArch',

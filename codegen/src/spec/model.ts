@@ -342,7 +342,8 @@ export function resolveSpec({ raw, facts, layouts, kernelVersion }: ResolveInput
       const name = typeof v === 'string' ? v : v.name;
       const expected = typeof v === 'string' || versionKey(v.until) > kernel;
       if (headerConstants.has(name)) {
-        if (!expected) problems.push(`enums: ${e.name} says ${name} went away before ${kernelVersion}, but the header has it`);
+        if (!expected)
+          problems.push(`enums: ${e.name} says ${name} went away before ${kernelVersion}, but the header has it`);
         values.push(name);
       } else if (expected) {
         problems.push(`enums: ${e.name} names ${name}, which does not exist`);
