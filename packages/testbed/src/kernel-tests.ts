@@ -22,6 +22,7 @@ const here = (relative: string): string => fileURLToPath(new URL(relative, impor
 
 export const kernelTestModules: readonly KernelTestModule[] = [
   { name: 'testbed-smoke', path: here('./smoke.ts') },
+  { name: 'container-basics', path: here('./cases/container-basics.ts') },
   { name: 'backend-koffi-sequence', path: here('../../backend-koffi/test/kernel/sequence.ts') },
 ];
 
