@@ -22,7 +22,8 @@ const byIoctl: Partial<Record<IoctlName, Partial<Record<string, string>>>> = {
     EINVAL: 'the range overlaps a different registration of this process, or is not page aligned',
   },
   VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY: {
-    EBUSY: 'the memory is still mapped for DMA: unmap every mapping into it before unregistering (unmap before unregister)',
+    EBUSY:
+      'the memory is still mapped for DMA: unmap every mapping into it before unregistering (unmap before unregister)',
     ENOENT: 'this exact range was not registered with this container',
   },
   VFIO_IOMMU_SPAPR_TCE_CREATE: {
