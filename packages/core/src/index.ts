@@ -10,6 +10,18 @@ export {
 export { Device, type DeviceInfo, type SetIrqsOptions } from './device.js';
 export { DmaBuffer } from './dma-buffer.js';
 export {
+  EDU_BUFFER_ADDRESS,
+  EDU_BUFFER_SIZE,
+  EDU_DEVICE_ID,
+  EDU_VENDOR_ID,
+  Edu,
+  type EduDmaOptions,
+  type EduIdentification,
+  type EduOptions,
+  eduLittleEndian,
+  eduRegisters,
+} from './drivers/edu.js';
+export {
   type FdKind,
   isSystemError,
   type SystemErrorDetails,
