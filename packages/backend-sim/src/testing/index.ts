@@ -14,4 +14,5 @@ export {
   type Type1Mapping,
   type1Mappings,
 } from './observe.js';
+export * from './spapr.js';
 export { addIommuGroup, bindDriver, grantCapIpcLock, mmapHuge, processOf, setRlimitMemlock } from './topology.js';

@@ -76,6 +76,11 @@ export class UserArg {
     if (typeof got === 'number') return got;
     const full = new Uint8Array(Math.max(c.size, minsz));
     full.set(got);
-    return c.decode(full) as T;
+    if (!c.fields.some((f) => f.flexible)) return c.decode(full) as T;
+    // The kernel copies the fixed part only; a flexible array's count is user data, not a length to trust here.
+    const view = c.view(full) as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const f of c.fields) if (!f.flexible) out[f.key] = view[f.key];
+    return out as T;
   }
 }
