@@ -53,7 +53,7 @@ function writeScalar(c: string, at: string, value: string, where: string): strin
   return c === '__u8' || c === '__s8' ? `dv.${set}(${at}, ${checked});` : `dv.${set}(${at}, ${checked}, le);`;
 }
 
-function fn(kind: 'size' | 'enc' | 'dec' | 'View', struct: string, layoutClass: number): string {
+function fn(kind: 'size' | 'enc' | 'dec' | 'View' | 'make', struct: string, layoutClass: number): string {
   return `${kind}${typeName(struct)}${layoutClass}`;
 }
 
@@ -197,7 +197,39 @@ function emitStruct(spec: SpecFamily, struct: SpecStruct, layoutClass: number, a
   }
   const view = `class ${fn('View', struct.name, layoutClass)} {\n  constructor(\n    private readonly _dv: DataView,\n    private readonly _o: number,\n    private readonly _le: boolean,\n  ) {}\n  ${accessors.join('\n  ')}\n}`;
 
-  return [size, dec, enc, view];
+  // The public codec: its own function literals per struct, so each call site inside stays monomorphic.
+  const S = fn('size', struct.name, layoutClass);
+  const E = fn('enc', struct.name, layoutClass);
+  const D = fn('dec', struct.name, layoutClass);
+  const V = fn('View', struct.name, layoutClass);
+  const short = (have: string, need: string) => `throw check.shortBuffer('${struct.name}', ${need}, ${have});`;
+  const make = `function ${fn('make', struct.name, layoutClass)}(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<${T}> {
+  return structCodec<${T}>('${struct.name}', arch, le, layout, {
+    encodedSize: ${S},
+    encode(value: StructInit<${T}>): Uint8Array {
+      const bytes = new Uint8Array(${S}(value));
+      ${E}(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<${T}>, target: Uint8Array, offset = 0): number {
+      const n = ${S}(value);
+      if (offset < 0 || target.length - offset < n) ${short('target.length - offset', 'n')}
+      target.fill(0, offset, offset + n);
+      ${E}(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): ${T} {
+      if (offset < 0 || source.length - offset < ${layout.size}) ${short('source.length - offset', String(layout.size))}
+      return ${D}(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<${T}> {
+      if (offset < 0 || source.length - offset < ${layout.size}) ${short('source.length - offset', String(layout.size))}
+      return new ${V}(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}`;
+
+  return [size, dec, enc, view, make];
 }
 
 function structLayoutLiteral(struct: SpecStruct, layout: StructLayout): string {
@@ -211,7 +243,7 @@ function structLayoutLiteral(struct: SpecStruct, layout: StructLayout): string {
 export function toCodecs(spec: SpecFamily, classes: LayoutClasses = layoutClasses(spec)): Statements {
   const out: Statements = [
     "import * as check from '../check.js';",
-    "import type { CodecImpl, StructInit, StructLayoutInfo, StructView } from '../codec.js';",
+    "import { type StructCodec, type StructInit, type StructLayoutInfo, type StructView, structCodec } from '../codec.js';",
     "import type { Arch } from './abi.js';",
     `import type { ${spec.structs.map((s) => typeName(s.name)).join(', ')}, StructName, StructTypes } from './types.js';`,
   ];
@@ -231,15 +263,12 @@ export function toCodecs(spec: SpecFamily, classes: LayoutClasses = layoutClasse
   out.push(
     `/** Which layout class each ABI's codecs come from. */\nexport const layoutClassOf: Readonly<Record<Arch, number>> = { ${ARCHS.map((a) => `${a}: ${classes.classOf[a]}`).join(', ')} };`,
   );
-  const impls = spec.structs.map((s) => {
-    const perClass = classes.representative.map(
-      (_, c) =>
-        `{ size: ${fn('size', s.name, c)}, enc: ${fn('enc', s.name, c)}, dec: ${fn('dec', s.name, c)}, View: ${fn('View', s.name, c)} }`,
-    );
+  const factories = spec.structs.map((s) => {
+    const perClass = classes.representative.map((_, c) => fn('make', s.name, c));
     return `${s.name}: [${perClass.join(', ')}]`;
   });
   out.push(
-    `export const codecImpls: { readonly [N in StructName]: readonly CodecImpl<StructTypes[N]>[] } = {\n  ${impls.join(',\n  ')},\n};`,
+    `/** Per struct, one codec factory per layout class. */\nexport const codecFactories: {\n  readonly [N in StructName]: readonly ((arch: Arch, le: boolean, layout: StructLayoutInfo) => StructCodec<StructTypes[N]>)[];\n} = {\n  ${factories.join(',\n  ')},\n};`,
   );
   const layouts = spec.structs.map((s) => {
     const perClass = classes.representative.map((arch) => structLayoutLiteral(s, spec.layouts[arch]!.structs[s.name]!));

@@ -83,13 +83,18 @@ export function toSystem(spec: SpecFamily): Statements {
   // A constant that does not fit a double on some ABI (RLIM_INFINITY) is a bigint on every ABI.
   const isBigint = new Set(
     spec.systemConstants
-      .filter((c) => ARCHS.some((a) => c.values[a] > BigInt(Number.MAX_SAFE_INTEGER) || c.values[a] < BigInt(Number.MIN_SAFE_INTEGER)))
+      .filter((c) =>
+        ARCHS.some(
+          (a) => c.values[a] > BigInt(Number.MAX_SAFE_INTEGER) || c.values[a] < BigInt(Number.MIN_SAFE_INTEGER),
+        ),
+      )
       .map((c) => c.name),
   );
   const literal = (name: string, v: bigint) => (isBigint.has(name) ? `${v}n` : bigintLiteral(v));
   const perArch = (arch: Arch) =>
     `{ ${spec.systemConstants.map((c) => `${c.name}: ${literal(c.name, c.values[arch])}`).join(', ')} }`;
-  const errnos = (arch: Arch) => `{ ${spec.errnos.map((e) => `${e.name}: ${bigintLiteral(e.values[arch])}`).join(', ')} }`;
+  const errnos = (arch: Arch) =>
+    `{ ${spec.errnos.map((e) => `${e.name}: ${bigintLiteral(e.values[arch])}`).join(', ')} }`;
   return [
     {
       kind: StructureKind.Interface,

@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MIT
 
-import { shortBuffer } from './check.js';
 import { UapiError } from './errors.js';
 import type { Arch } from './generated/abi.js';
 import { abiInfo } from './generated/abi.js';
-import { codecImpls, layoutClassOf, structLayouts } from './generated/codecs.js';
+import { codecFactories, layoutClassOf, structLayouts } from './generated/codecs.js';
 import type { StructName, StructTypes } from './generated/types.js';
 
 /** What encode accepts: every field optional (missing means 0), 64-bit fields also as safe integers. */
@@ -46,14 +45,6 @@ export interface StructLayoutInfo {
   readonly fields: readonly FieldLayout[];
 }
 
-/** The generated functions behind a codec, for one layout class (ABIs whose layouts are identical). */
-export interface CodecImpl<T> {
-  size(value: StructInit<T>): number;
-  enc(dv: DataView, offset: number, le: boolean, value: StructInit<T>): void;
-  dec(dv: DataView, offset: number, le: boolean, end: number): T;
-  readonly View: new (dv: DataView, offset: number, le: boolean) => StructView<T>;
-}
-
 export interface StructCodec<T> {
   /** The C struct name. */
   readonly name: string;
@@ -77,75 +68,36 @@ export interface StructCodec<T> {
   view(source: Uint8Array, offset?: number): StructView<T>;
 }
 
-function dataView(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
+/** The hot methods a generated codec supplies; the rest of StructCodec is layout metadata. */
+export type CodecMethods<T> = Pick<StructCodec<T>, 'encodedSize' | 'encode' | 'encodeInto' | 'decode' | 'view'>;
 
-class GeneratedCodec<T> implements StructCodec<T> {
-  readonly littleEndian: boolean;
-  readonly size: number;
-  readonly align: number;
-  readonly fields: readonly FieldLayout[];
-  private readonly impl: CodecImpl<T>;
-
-  constructor(
-    readonly name: string,
-    readonly arch: Arch,
-    impl: CodecImpl<T>,
-    layout: StructLayoutInfo,
-  ) {
-    this.littleEndian = abiInfo[arch].littleEndian;
-    this.size = layout.size;
-    this.align = layout.align;
-    this.fields = layout.fields;
-    this.impl = impl;
-  }
-
-  #field(member: string): FieldLayout {
-    const field = this.fields.find((f) => f.name === member || f.key === member);
-    if (field === undefined)
-      throw new UapiError('VFIO_TS_UNKNOWN_STRUCT', `struct ${this.name} has no member ${member}`);
-    return field;
-  }
-
-  offsetOf(member: string): number {
-    return this.#field(member).offset;
-  }
-
-  offsetEnd(member: string): number {
-    const field = this.#field(member);
-    return field.offset + (field.flexible ? 0 : field.size);
-  }
-
-  encodedSize(value: StructInit<T>): number {
-    return this.impl.size(value);
-  }
-
-  encode(value: StructInit<T>): Uint8Array {
-    const bytes = new Uint8Array(this.impl.size(value));
-    this.impl.enc(dataView(bytes), 0, this.littleEndian, value);
-    return bytes;
-  }
-
-  encodeInto(value: StructInit<T>, target: Uint8Array, offset = 0): number {
-    const size = this.impl.size(value);
-    if (offset < 0 || target.length - offset < size) throw shortBuffer(this.name, size, target.length - offset);
-    target.fill(0, offset, offset + size);
-    this.impl.enc(dataView(target), offset, this.littleEndian, value);
-    return size;
-  }
-
-  decode(source: Uint8Array, offset = 0): T {
-    if (offset < 0 || source.length - offset < this.size)
-      throw shortBuffer(this.name, this.size, source.length - offset);
-    return this.impl.dec(dataView(source), offset, this.littleEndian, source.length);
-  }
-
-  view(source: Uint8Array, offset = 0): StructView<T> {
-    if (offset < 0 || source.length - offset < this.size)
-      throw shortBuffer(this.name, this.size, source.length - offset);
-    return new this.impl.View(dataView(source), offset, this.littleEndian);
-  }
+/** Completes a generated codec with its layout facts. Called once per struct and ABI, never on a hot path. */
+export function structCodec<T>(
+  name: string,
+  arch: Arch,
+  littleEndian: boolean,
+  layout: StructLayoutInfo,
+  methods: CodecMethods<T>,
+): StructCodec<T> {
+  const field = (member: string): FieldLayout => {
+    const found = layout.fields.find((f) => f.name === member || f.key === member);
+    if (found === undefined) throw new UapiError('VFIO_TS_UNKNOWN_STRUCT', `struct ${name} has no member ${member}`);
+    return found;
+  };
+  return {
+    name,
+    arch,
+    littleEndian,
+    size: layout.size,
+    align: layout.align,
+    fields: layout.fields,
+    offsetOf: (member) => field(member).offset,
+    offsetEnd: (member) => {
+      const f = field(member);
+      return f.offset + (f.flexible ? 0 : f.size);
+    },
+    ...methods,
+  };
 }
 
 const cache = new Map<string, StructCodec<unknown>>();
@@ -155,11 +107,14 @@ export function codec<N extends StructName>(name: N, arch: Arch): StructCodec<St
   const key = `${arch}:${name}`;
   let found = cache.get(key);
   if (found === undefined) {
-    const impls = codecImpls[name] as readonly CodecImpl<unknown>[] | undefined;
-    if (impls === undefined) throw new UapiError('VFIO_TS_UNKNOWN_STRUCT', `no struct ${String(name)} in linux/vfio.h`);
+    const factories = codecFactories[name] as
+      | readonly ((arch: Arch, le: boolean, layout: StructLayoutInfo) => StructCodec<unknown>)[]
+      | undefined;
+    if (factories === undefined)
+      throw new UapiError('VFIO_TS_UNKNOWN_STRUCT', `no struct ${String(name)} in linux/vfio.h`);
     const layoutClass = layoutClassOf[arch];
     if (layoutClass === undefined) throw new UapiError('VFIO_TS_UNKNOWN_ARCH', `unknown ABI ${String(arch)}`);
-    found = new GeneratedCodec(name, arch, impls[layoutClass]!, structLayouts[name][arch]);
+    found = factories[layoutClass]!(arch, abiInfo[arch].littleEndian, structLayouts[name][arch]);
     cache.set(key, found);
   }
   return found as StructCodec<StructTypes[N]>;

@@ -3,7 +3,7 @@
 // vfio-ts-gen: uapi codecs
 
 import * as check from '../check.js';
-import type { CodecImpl, StructInit, StructLayoutInfo, StructView } from '../codec.js';
+import { type StructCodec, type StructInit, type StructLayoutInfo, type StructView, structCodec } from '../codec.js';
 import type { Arch } from './abi.js';
 import type { VfioInfoCapHeader, VfioGroupStatus, VfioDeviceInfo, VfioRegionInfo, VfioRegionSparseMmapArea, VfioRegionInfoCapSparseMmap, VfioRegionInfoCapType, VfioRegionGfxEdid, VfioDeviceMigrationInfo, VfioRegionInfoCapNvlink2Ssatgt, VfioRegionInfoCapNvlink2Lnkspd, VfioIrqInfo, VfioIrqSet, VfioPciDependentDevice, VfioPciHotResetInfo, VfioPciHotReset, VfioDeviceGfxPlaneInfo, VfioDeviceIoeventfd, VfioDeviceFeature, VfioDeviceFeatureMigration, VfioDeviceFeatureMigState, VfioDeviceLowPowerEntryWithWakeup, VfioDeviceFeatureDmaLoggingControl, VfioDeviceFeatureDmaLoggingRange, VfioDeviceFeatureDmaLoggingReport, VfioIommuType1Info, VfioIovaRange, VfioIommuType1InfoCapIovaRange, VfioIommuType1InfoCapMigration, VfioIommuType1InfoDmaAvail, VfioIommuType1DmaMap, VfioBitmap, VfioIommuType1DmaUnmap, VfioIommuType1DirtyBitmap, VfioIommuType1DirtyBitmapGet, VfioIommuSpaprTceDdwInfo, VfioIommuSpaprTceInfo, VfioEehPeErr, VfioEehPeOp, VfioIommuSpaprRegisterMemory, VfioIommuSpaprTceCreate, VfioIommuSpaprTceRemove, VfioDeviceInfoCapPciAtomicComp, VfioDeviceBindIommufd, VfioDeviceAttachIommufdPt, VfioDeviceDetachIommufdPt, VfioPrecopyInfo, VfioDeviceFeatureMigDataSize, VfioDeviceFeatureBusMaster, VfioRegionDmaRange, VfioDeviceFeatureDmaBuf, VfioDeviceFeatureZpciErr, StructName, StructTypes } from './types.js';
 function sizeVfioInfoCapHeader0(_v: StructInit<VfioInfoCapHeader>): number {
@@ -55,6 +55,32 @@ class ViewVfioInfoCapHeader0 {
   }
 }
 
+function makeVfioInfoCapHeader0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioInfoCapHeader> {
+  return structCodec<VfioInfoCapHeader>('vfio_info_cap_header', arch, le, layout, {
+    encodedSize: sizeVfioInfoCapHeader0,
+    encode(value: StructInit<VfioInfoCapHeader>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioInfoCapHeader0(value));
+      encVfioInfoCapHeader0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioInfoCapHeader>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioInfoCapHeader0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_info_cap_header', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioInfoCapHeader0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioInfoCapHeader {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_info_cap_header', 8, source.length - offset);
+      return decVfioInfoCapHeader0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioInfoCapHeader> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_info_cap_header', 8, source.length - offset);
+      return new ViewVfioInfoCapHeader0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioInfoCapHeader1(_v: StructInit<VfioInfoCapHeader>): number {
   return 8;
 }
@@ -104,6 +130,32 @@ class ViewVfioInfoCapHeader1 {
   }
 }
 
+function makeVfioInfoCapHeader1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioInfoCapHeader> {
+  return structCodec<VfioInfoCapHeader>('vfio_info_cap_header', arch, le, layout, {
+    encodedSize: sizeVfioInfoCapHeader1,
+    encode(value: StructInit<VfioInfoCapHeader>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioInfoCapHeader1(value));
+      encVfioInfoCapHeader1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioInfoCapHeader>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioInfoCapHeader1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_info_cap_header', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioInfoCapHeader1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioInfoCapHeader {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_info_cap_header', 8, source.length - offset);
+      return decVfioInfoCapHeader1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioInfoCapHeader> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_info_cap_header', 8, source.length - offset);
+      return new ViewVfioInfoCapHeader1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioGroupStatus0(_v: StructInit<VfioGroupStatus>): number {
   return 8;
 }
@@ -143,6 +195,32 @@ class ViewVfioGroupStatus0 {
   }
 }
 
+function makeVfioGroupStatus0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioGroupStatus> {
+  return structCodec<VfioGroupStatus>('vfio_group_status', arch, le, layout, {
+    encodedSize: sizeVfioGroupStatus0,
+    encode(value: StructInit<VfioGroupStatus>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioGroupStatus0(value));
+      encVfioGroupStatus0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioGroupStatus>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioGroupStatus0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_group_status', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioGroupStatus0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioGroupStatus {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_group_status', 8, source.length - offset);
+      return decVfioGroupStatus0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioGroupStatus> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_group_status', 8, source.length - offset);
+      return new ViewVfioGroupStatus0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioGroupStatus1(_v: StructInit<VfioGroupStatus>): number {
   return 8;
 }
@@ -180,6 +258,32 @@ class ViewVfioGroupStatus1 {
   set flags(value: number) {
     this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_group_status.flags'), this._le);
   }
+}
+
+function makeVfioGroupStatus1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioGroupStatus> {
+  return structCodec<VfioGroupStatus>('vfio_group_status', arch, le, layout, {
+    encodedSize: sizeVfioGroupStatus1,
+    encode(value: StructInit<VfioGroupStatus>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioGroupStatus1(value));
+      encVfioGroupStatus1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioGroupStatus>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioGroupStatus1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_group_status', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioGroupStatus1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioGroupStatus {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_group_status', 8, source.length - offset);
+      return decVfioGroupStatus1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioGroupStatus> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_group_status', 8, source.length - offset);
+      return new ViewVfioGroupStatus1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioDeviceInfo0(_v: StructInit<VfioDeviceInfo>): number {
@@ -261,6 +365,32 @@ class ViewVfioDeviceInfo0 {
   }
 }
 
+function makeVfioDeviceInfo0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceInfo> {
+  return structCodec<VfioDeviceInfo>('vfio_device_info', arch, le, layout, {
+    encodedSize: sizeVfioDeviceInfo0,
+    encode(value: StructInit<VfioDeviceInfo>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceInfo0(value));
+      encVfioDeviceInfo0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceInfo>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceInfo0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceInfo0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceInfo {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_device_info', 24, source.length - offset);
+      return decVfioDeviceInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceInfo> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_device_info', 24, source.length - offset);
+      return new ViewVfioDeviceInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceInfo1(_v: StructInit<VfioDeviceInfo>): number {
   return 24;
 }
@@ -338,6 +468,32 @@ class ViewVfioDeviceInfo1 {
   set pad(value: number) {
     this._dv.setUint32(this._o + 20, check.u32(value, 'vfio_device_info.pad'), this._le);
   }
+}
+
+function makeVfioDeviceInfo1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceInfo> {
+  return structCodec<VfioDeviceInfo>('vfio_device_info', arch, le, layout, {
+    encodedSize: sizeVfioDeviceInfo1,
+    encode(value: StructInit<VfioDeviceInfo>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceInfo1(value));
+      encVfioDeviceInfo1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceInfo>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceInfo1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceInfo1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceInfo {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_device_info', 24, source.length - offset);
+      return decVfioDeviceInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceInfo> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_device_info', 24, source.length - offset);
+      return new ViewVfioDeviceInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioRegionInfo0(_v: StructInit<VfioRegionInfo>): number {
@@ -419,6 +575,32 @@ class ViewVfioRegionInfo0 {
   }
 }
 
+function makeVfioRegionInfo0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionInfo> {
+  return structCodec<VfioRegionInfo>('vfio_region_info', arch, le, layout, {
+    encodedSize: sizeVfioRegionInfo0,
+    encode(value: StructInit<VfioRegionInfo>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioRegionInfo0(value));
+      encVfioRegionInfo0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioRegionInfo>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioRegionInfo0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioRegionInfo0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioRegionInfo {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_region_info', 32, source.length - offset);
+      return decVfioRegionInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioRegionInfo> {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_region_info', 32, source.length - offset);
+      return new ViewVfioRegionInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioRegionInfo1(_v: StructInit<VfioRegionInfo>): number {
   return 32;
 }
@@ -498,6 +680,32 @@ class ViewVfioRegionInfo1 {
   }
 }
 
+function makeVfioRegionInfo1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionInfo> {
+  return structCodec<VfioRegionInfo>('vfio_region_info', arch, le, layout, {
+    encodedSize: sizeVfioRegionInfo1,
+    encode(value: StructInit<VfioRegionInfo>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioRegionInfo1(value));
+      encVfioRegionInfo1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioRegionInfo>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioRegionInfo1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioRegionInfo1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioRegionInfo {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_region_info', 32, source.length - offset);
+      return decVfioRegionInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioRegionInfo> {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_region_info', 32, source.length - offset);
+      return new ViewVfioRegionInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioRegionSparseMmapArea0(_v: StructInit<VfioRegionSparseMmapArea>): number {
   return 16;
 }
@@ -537,6 +745,32 @@ class ViewVfioRegionSparseMmapArea0 {
   }
 }
 
+function makeVfioRegionSparseMmapArea0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionSparseMmapArea> {
+  return structCodec<VfioRegionSparseMmapArea>('vfio_region_sparse_mmap_area', arch, le, layout, {
+    encodedSize: sizeVfioRegionSparseMmapArea0,
+    encode(value: StructInit<VfioRegionSparseMmapArea>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioRegionSparseMmapArea0(value));
+      encVfioRegionSparseMmapArea0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioRegionSparseMmapArea>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioRegionSparseMmapArea0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_sparse_mmap_area', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioRegionSparseMmapArea0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioRegionSparseMmapArea {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_sparse_mmap_area', 16, source.length - offset);
+      return decVfioRegionSparseMmapArea0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioRegionSparseMmapArea> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_sparse_mmap_area', 16, source.length - offset);
+      return new ViewVfioRegionSparseMmapArea0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioRegionSparseMmapArea1(_v: StructInit<VfioRegionSparseMmapArea>): number {
   return 16;
 }
@@ -574,6 +808,32 @@ class ViewVfioRegionSparseMmapArea1 {
   set size(value: bigint) {
     this._dv.setBigUint64(this._o + 8, check.u64(value, 'vfio_region_sparse_mmap_area.size'), this._le);
   }
+}
+
+function makeVfioRegionSparseMmapArea1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionSparseMmapArea> {
+  return structCodec<VfioRegionSparseMmapArea>('vfio_region_sparse_mmap_area', arch, le, layout, {
+    encodedSize: sizeVfioRegionSparseMmapArea1,
+    encode(value: StructInit<VfioRegionSparseMmapArea>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioRegionSparseMmapArea1(value));
+      encVfioRegionSparseMmapArea1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioRegionSparseMmapArea>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioRegionSparseMmapArea1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_sparse_mmap_area', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioRegionSparseMmapArea1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioRegionSparseMmapArea {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_sparse_mmap_area', 16, source.length - offset);
+      return decVfioRegionSparseMmapArea1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioRegionSparseMmapArea> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_sparse_mmap_area', 16, source.length - offset);
+      return new ViewVfioRegionSparseMmapArea1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioRegionInfoCapSparseMmap0(v: StructInit<VfioRegionInfoCapSparseMmap>): number {
@@ -634,6 +894,32 @@ class ViewVfioRegionInfoCapSparseMmap0 {
   }
 }
 
+function makeVfioRegionInfoCapSparseMmap0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionInfoCapSparseMmap> {
+  return structCodec<VfioRegionInfoCapSparseMmap>('vfio_region_info_cap_sparse_mmap', arch, le, layout, {
+    encodedSize: sizeVfioRegionInfoCapSparseMmap0,
+    encode(value: StructInit<VfioRegionInfoCapSparseMmap>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioRegionInfoCapSparseMmap0(value));
+      encVfioRegionInfoCapSparseMmap0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioRegionInfoCapSparseMmap>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioRegionInfoCapSparseMmap0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_info_cap_sparse_mmap', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioRegionInfoCapSparseMmap0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioRegionInfoCapSparseMmap {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_sparse_mmap', 16, source.length - offset);
+      return decVfioRegionInfoCapSparseMmap0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioRegionInfoCapSparseMmap> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_sparse_mmap', 16, source.length - offset);
+      return new ViewVfioRegionInfoCapSparseMmap0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioRegionInfoCapSparseMmap1(v: StructInit<VfioRegionInfoCapSparseMmap>): number {
   return Math.max(16, 16 + (v.areas?.length ?? 0) * 16);
 }
@@ -692,6 +978,32 @@ class ViewVfioRegionInfoCapSparseMmap1 {
   }
 }
 
+function makeVfioRegionInfoCapSparseMmap1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionInfoCapSparseMmap> {
+  return structCodec<VfioRegionInfoCapSparseMmap>('vfio_region_info_cap_sparse_mmap', arch, le, layout, {
+    encodedSize: sizeVfioRegionInfoCapSparseMmap1,
+    encode(value: StructInit<VfioRegionInfoCapSparseMmap>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioRegionInfoCapSparseMmap1(value));
+      encVfioRegionInfoCapSparseMmap1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioRegionInfoCapSparseMmap>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioRegionInfoCapSparseMmap1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_info_cap_sparse_mmap', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioRegionInfoCapSparseMmap1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioRegionInfoCapSparseMmap {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_sparse_mmap', 16, source.length - offset);
+      return decVfioRegionInfoCapSparseMmap1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioRegionInfoCapSparseMmap> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_sparse_mmap', 16, source.length - offset);
+      return new ViewVfioRegionInfoCapSparseMmap1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioRegionInfoCapType0(_v: StructInit<VfioRegionInfoCapType>): number {
   return 16;
 }
@@ -738,6 +1050,32 @@ class ViewVfioRegionInfoCapType0 {
   }
 }
 
+function makeVfioRegionInfoCapType0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionInfoCapType> {
+  return structCodec<VfioRegionInfoCapType>('vfio_region_info_cap_type', arch, le, layout, {
+    encodedSize: sizeVfioRegionInfoCapType0,
+    encode(value: StructInit<VfioRegionInfoCapType>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioRegionInfoCapType0(value));
+      encVfioRegionInfoCapType0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioRegionInfoCapType>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioRegionInfoCapType0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_info_cap_type', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioRegionInfoCapType0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioRegionInfoCapType {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_type', 16, source.length - offset);
+      return decVfioRegionInfoCapType0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioRegionInfoCapType> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_type', 16, source.length - offset);
+      return new ViewVfioRegionInfoCapType0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioRegionInfoCapType1(_v: StructInit<VfioRegionInfoCapType>): number {
   return 16;
 }
@@ -782,6 +1120,32 @@ class ViewVfioRegionInfoCapType1 {
   set subtype(value: number) {
     this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_region_info_cap_type.subtype'), this._le);
   }
+}
+
+function makeVfioRegionInfoCapType1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionInfoCapType> {
+  return structCodec<VfioRegionInfoCapType>('vfio_region_info_cap_type', arch, le, layout, {
+    encodedSize: sizeVfioRegionInfoCapType1,
+    encode(value: StructInit<VfioRegionInfoCapType>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioRegionInfoCapType1(value));
+      encVfioRegionInfoCapType1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioRegionInfoCapType>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioRegionInfoCapType1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_info_cap_type', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioRegionInfoCapType1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioRegionInfoCapType {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_type', 16, source.length - offset);
+      return decVfioRegionInfoCapType1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioRegionInfoCapType> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_type', 16, source.length - offset);
+      return new ViewVfioRegionInfoCapType1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioRegionGfxEdid0(_v: StructInit<VfioRegionGfxEdid>): number {
@@ -863,6 +1227,32 @@ class ViewVfioRegionGfxEdid0 {
   }
 }
 
+function makeVfioRegionGfxEdid0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionGfxEdid> {
+  return structCodec<VfioRegionGfxEdid>('vfio_region_gfx_edid', arch, le, layout, {
+    encodedSize: sizeVfioRegionGfxEdid0,
+    encode(value: StructInit<VfioRegionGfxEdid>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioRegionGfxEdid0(value));
+      encVfioRegionGfxEdid0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioRegionGfxEdid>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioRegionGfxEdid0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_gfx_edid', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioRegionGfxEdid0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioRegionGfxEdid {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_region_gfx_edid', 24, source.length - offset);
+      return decVfioRegionGfxEdid0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioRegionGfxEdid> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_region_gfx_edid', 24, source.length - offset);
+      return new ViewVfioRegionGfxEdid0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioRegionGfxEdid1(_v: StructInit<VfioRegionGfxEdid>): number {
   return 24;
 }
@@ -942,6 +1332,32 @@ class ViewVfioRegionGfxEdid1 {
   }
 }
 
+function makeVfioRegionGfxEdid1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionGfxEdid> {
+  return structCodec<VfioRegionGfxEdid>('vfio_region_gfx_edid', arch, le, layout, {
+    encodedSize: sizeVfioRegionGfxEdid1,
+    encode(value: StructInit<VfioRegionGfxEdid>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioRegionGfxEdid1(value));
+      encVfioRegionGfxEdid1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioRegionGfxEdid>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioRegionGfxEdid1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_gfx_edid', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioRegionGfxEdid1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioRegionGfxEdid {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_region_gfx_edid', 24, source.length - offset);
+      return decVfioRegionGfxEdid1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioRegionGfxEdid> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_region_gfx_edid', 24, source.length - offset);
+      return new ViewVfioRegionGfxEdid1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceMigrationInfo0(_v: StructInit<VfioDeviceMigrationInfo>): number {
   return 32;
 }
@@ -1009,6 +1425,32 @@ class ViewVfioDeviceMigrationInfo0 {
   set dataSize(value: bigint) {
     this._dv.setBigUint64(this._o + 24, check.u64(value, 'vfio_device_migration_info.data_size'), this._le);
   }
+}
+
+function makeVfioDeviceMigrationInfo0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceMigrationInfo> {
+  return structCodec<VfioDeviceMigrationInfo>('vfio_device_migration_info', arch, le, layout, {
+    encodedSize: sizeVfioDeviceMigrationInfo0,
+    encode(value: StructInit<VfioDeviceMigrationInfo>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceMigrationInfo0(value));
+      encVfioDeviceMigrationInfo0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceMigrationInfo>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceMigrationInfo0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_migration_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceMigrationInfo0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceMigrationInfo {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_device_migration_info', 32, source.length - offset);
+      return decVfioDeviceMigrationInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceMigrationInfo> {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_device_migration_info', 32, source.length - offset);
+      return new ViewVfioDeviceMigrationInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioDeviceMigrationInfo1(_v: StructInit<VfioDeviceMigrationInfo>): number {
@@ -1080,6 +1522,32 @@ class ViewVfioDeviceMigrationInfo1 {
   }
 }
 
+function makeVfioDeviceMigrationInfo1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceMigrationInfo> {
+  return structCodec<VfioDeviceMigrationInfo>('vfio_device_migration_info', arch, le, layout, {
+    encodedSize: sizeVfioDeviceMigrationInfo1,
+    encode(value: StructInit<VfioDeviceMigrationInfo>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceMigrationInfo1(value));
+      encVfioDeviceMigrationInfo1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceMigrationInfo>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceMigrationInfo1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_migration_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceMigrationInfo1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceMigrationInfo {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_device_migration_info', 32, source.length - offset);
+      return decVfioDeviceMigrationInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceMigrationInfo> {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_device_migration_info', 32, source.length - offset);
+      return new ViewVfioDeviceMigrationInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioRegionInfoCapNvlink2Ssatgt0(_v: StructInit<VfioRegionInfoCapNvlink2Ssatgt>): number {
   return 16;
 }
@@ -1116,6 +1584,32 @@ class ViewVfioRegionInfoCapNvlink2Ssatgt0 {
   }
 }
 
+function makeVfioRegionInfoCapNvlink2Ssatgt0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionInfoCapNvlink2Ssatgt> {
+  return structCodec<VfioRegionInfoCapNvlink2Ssatgt>('vfio_region_info_cap_nvlink2_ssatgt', arch, le, layout, {
+    encodedSize: sizeVfioRegionInfoCapNvlink2Ssatgt0,
+    encode(value: StructInit<VfioRegionInfoCapNvlink2Ssatgt>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioRegionInfoCapNvlink2Ssatgt0(value));
+      encVfioRegionInfoCapNvlink2Ssatgt0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioRegionInfoCapNvlink2Ssatgt>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioRegionInfoCapNvlink2Ssatgt0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_info_cap_nvlink2_ssatgt', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioRegionInfoCapNvlink2Ssatgt0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioRegionInfoCapNvlink2Ssatgt {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_nvlink2_ssatgt', 16, source.length - offset);
+      return decVfioRegionInfoCapNvlink2Ssatgt0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioRegionInfoCapNvlink2Ssatgt> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_nvlink2_ssatgt', 16, source.length - offset);
+      return new ViewVfioRegionInfoCapNvlink2Ssatgt0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioRegionInfoCapNvlink2Ssatgt1(_v: StructInit<VfioRegionInfoCapNvlink2Ssatgt>): number {
   return 16;
 }
@@ -1150,6 +1644,32 @@ class ViewVfioRegionInfoCapNvlink2Ssatgt1 {
   set tgt(value: bigint) {
     this._dv.setBigUint64(this._o + 8, check.u64(value, 'vfio_region_info_cap_nvlink2_ssatgt.tgt'), this._le);
   }
+}
+
+function makeVfioRegionInfoCapNvlink2Ssatgt1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionInfoCapNvlink2Ssatgt> {
+  return structCodec<VfioRegionInfoCapNvlink2Ssatgt>('vfio_region_info_cap_nvlink2_ssatgt', arch, le, layout, {
+    encodedSize: sizeVfioRegionInfoCapNvlink2Ssatgt1,
+    encode(value: StructInit<VfioRegionInfoCapNvlink2Ssatgt>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioRegionInfoCapNvlink2Ssatgt1(value));
+      encVfioRegionInfoCapNvlink2Ssatgt1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioRegionInfoCapNvlink2Ssatgt>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioRegionInfoCapNvlink2Ssatgt1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_info_cap_nvlink2_ssatgt', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioRegionInfoCapNvlink2Ssatgt1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioRegionInfoCapNvlink2Ssatgt {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_nvlink2_ssatgt', 16, source.length - offset);
+      return decVfioRegionInfoCapNvlink2Ssatgt1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioRegionInfoCapNvlink2Ssatgt> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_nvlink2_ssatgt', 16, source.length - offset);
+      return new ViewVfioRegionInfoCapNvlink2Ssatgt1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioRegionInfoCapNvlink2Lnkspd0(_v: StructInit<VfioRegionInfoCapNvlink2Lnkspd>): number {
@@ -1198,6 +1718,32 @@ class ViewVfioRegionInfoCapNvlink2Lnkspd0 {
   }
 }
 
+function makeVfioRegionInfoCapNvlink2Lnkspd0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionInfoCapNvlink2Lnkspd> {
+  return structCodec<VfioRegionInfoCapNvlink2Lnkspd>('vfio_region_info_cap_nvlink2_lnkspd', arch, le, layout, {
+    encodedSize: sizeVfioRegionInfoCapNvlink2Lnkspd0,
+    encode(value: StructInit<VfioRegionInfoCapNvlink2Lnkspd>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioRegionInfoCapNvlink2Lnkspd0(value));
+      encVfioRegionInfoCapNvlink2Lnkspd0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioRegionInfoCapNvlink2Lnkspd>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioRegionInfoCapNvlink2Lnkspd0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_info_cap_nvlink2_lnkspd', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioRegionInfoCapNvlink2Lnkspd0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioRegionInfoCapNvlink2Lnkspd {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_nvlink2_lnkspd', 16, source.length - offset);
+      return decVfioRegionInfoCapNvlink2Lnkspd0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioRegionInfoCapNvlink2Lnkspd> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_nvlink2_lnkspd', 16, source.length - offset);
+      return new ViewVfioRegionInfoCapNvlink2Lnkspd0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioRegionInfoCapNvlink2Lnkspd1(_v: StructInit<VfioRegionInfoCapNvlink2Lnkspd>): number {
   return 16;
 }
@@ -1242,6 +1788,32 @@ class ViewVfioRegionInfoCapNvlink2Lnkspd1 {
   set pad(value: number) {
     this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_region_info_cap_nvlink2_lnkspd.__pad'), this._le);
   }
+}
+
+function makeVfioRegionInfoCapNvlink2Lnkspd1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionInfoCapNvlink2Lnkspd> {
+  return structCodec<VfioRegionInfoCapNvlink2Lnkspd>('vfio_region_info_cap_nvlink2_lnkspd', arch, le, layout, {
+    encodedSize: sizeVfioRegionInfoCapNvlink2Lnkspd1,
+    encode(value: StructInit<VfioRegionInfoCapNvlink2Lnkspd>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioRegionInfoCapNvlink2Lnkspd1(value));
+      encVfioRegionInfoCapNvlink2Lnkspd1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioRegionInfoCapNvlink2Lnkspd>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioRegionInfoCapNvlink2Lnkspd1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_info_cap_nvlink2_lnkspd', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioRegionInfoCapNvlink2Lnkspd1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioRegionInfoCapNvlink2Lnkspd {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_nvlink2_lnkspd', 16, source.length - offset);
+      return decVfioRegionInfoCapNvlink2Lnkspd1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioRegionInfoCapNvlink2Lnkspd> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_nvlink2_lnkspd', 16, source.length - offset);
+      return new ViewVfioRegionInfoCapNvlink2Lnkspd1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioIrqInfo0(_v: StructInit<VfioIrqInfo>): number {
@@ -1303,6 +1875,32 @@ class ViewVfioIrqInfo0 {
   }
 }
 
+function makeVfioIrqInfo0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIrqInfo> {
+  return structCodec<VfioIrqInfo>('vfio_irq_info', arch, le, layout, {
+    encodedSize: sizeVfioIrqInfo0,
+    encode(value: StructInit<VfioIrqInfo>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIrqInfo0(value));
+      encVfioIrqInfo0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIrqInfo>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIrqInfo0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_irq_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIrqInfo0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIrqInfo {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_irq_info', 16, source.length - offset);
+      return decVfioIrqInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIrqInfo> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_irq_info', 16, source.length - offset);
+      return new ViewVfioIrqInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioIrqInfo1(_v: StructInit<VfioIrqInfo>): number {
   return 16;
 }
@@ -1360,6 +1958,32 @@ class ViewVfioIrqInfo1 {
   set count(value: number) {
     this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_irq_info.count'), this._le);
   }
+}
+
+function makeVfioIrqInfo1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIrqInfo> {
+  return structCodec<VfioIrqInfo>('vfio_irq_info', arch, le, layout, {
+    encodedSize: sizeVfioIrqInfo1,
+    encode(value: StructInit<VfioIrqInfo>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIrqInfo1(value));
+      encVfioIrqInfo1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIrqInfo>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIrqInfo1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_irq_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIrqInfo1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIrqInfo {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_irq_info', 16, source.length - offset);
+      return decVfioIrqInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIrqInfo> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_irq_info', 16, source.length - offset);
+      return new ViewVfioIrqInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioIrqSet0(v: StructInit<VfioIrqSet>): number {
@@ -1437,6 +2061,32 @@ class ViewVfioIrqSet0 {
   }
 }
 
+function makeVfioIrqSet0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIrqSet> {
+  return structCodec<VfioIrqSet>('vfio_irq_set', arch, le, layout, {
+    encodedSize: sizeVfioIrqSet0,
+    encode(value: StructInit<VfioIrqSet>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIrqSet0(value));
+      encVfioIrqSet0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIrqSet>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIrqSet0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_irq_set', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIrqSet0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIrqSet {
+      if (offset < 0 || source.length - offset < 20) throw check.shortBuffer('vfio_irq_set', 20, source.length - offset);
+      return decVfioIrqSet0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIrqSet> {
+      if (offset < 0 || source.length - offset < 20) throw check.shortBuffer('vfio_irq_set', 20, source.length - offset);
+      return new ViewVfioIrqSet0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioIrqSet1(v: StructInit<VfioIrqSet>): number {
   return Math.max(20, 20 + (v.data?.length ?? 0));
 }
@@ -1512,6 +2162,32 @@ class ViewVfioIrqSet1 {
   }
 }
 
+function makeVfioIrqSet1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIrqSet> {
+  return structCodec<VfioIrqSet>('vfio_irq_set', arch, le, layout, {
+    encodedSize: sizeVfioIrqSet1,
+    encode(value: StructInit<VfioIrqSet>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIrqSet1(value));
+      encVfioIrqSet1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIrqSet>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIrqSet1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_irq_set', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIrqSet1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIrqSet {
+      if (offset < 0 || source.length - offset < 20) throw check.shortBuffer('vfio_irq_set', 20, source.length - offset);
+      return decVfioIrqSet1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIrqSet> {
+      if (offset < 0 || source.length - offset < 20) throw check.shortBuffer('vfio_irq_set', 20, source.length - offset);
+      return new ViewVfioIrqSet1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioPciDependentDevice0(_v: StructInit<VfioPciDependentDevice>): number {
   return 8;
 }
@@ -1579,6 +2255,32 @@ class ViewVfioPciDependentDevice0 {
   set devfn(value: number) {
     this._dv.setUint8(this._o + 7, check.u8(value, 'vfio_pci_dependent_device.devfn'));
   }
+}
+
+function makeVfioPciDependentDevice0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioPciDependentDevice> {
+  return structCodec<VfioPciDependentDevice>('vfio_pci_dependent_device', arch, le, layout, {
+    encodedSize: sizeVfioPciDependentDevice0,
+    encode(value: StructInit<VfioPciDependentDevice>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioPciDependentDevice0(value));
+      encVfioPciDependentDevice0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioPciDependentDevice>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioPciDependentDevice0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_pci_dependent_device', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioPciDependentDevice0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioPciDependentDevice {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_pci_dependent_device', 8, source.length - offset);
+      return decVfioPciDependentDevice0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioPciDependentDevice> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_pci_dependent_device', 8, source.length - offset);
+      return new ViewVfioPciDependentDevice0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioPciDependentDevice1(_v: StructInit<VfioPciDependentDevice>): number {
@@ -1650,6 +2352,32 @@ class ViewVfioPciDependentDevice1 {
   }
 }
 
+function makeVfioPciDependentDevice1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioPciDependentDevice> {
+  return structCodec<VfioPciDependentDevice>('vfio_pci_dependent_device', arch, le, layout, {
+    encodedSize: sizeVfioPciDependentDevice1,
+    encode(value: StructInit<VfioPciDependentDevice>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioPciDependentDevice1(value));
+      encVfioPciDependentDevice1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioPciDependentDevice>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioPciDependentDevice1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_pci_dependent_device', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioPciDependentDevice1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioPciDependentDevice {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_pci_dependent_device', 8, source.length - offset);
+      return decVfioPciDependentDevice1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioPciDependentDevice> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_pci_dependent_device', 8, source.length - offset);
+      return new ViewVfioPciDependentDevice1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioPciHotResetInfo0(v: StructInit<VfioPciHotResetInfo>): number {
   return Math.max(12, 12 + (v.devices?.length ?? 0) * 8);
 }
@@ -1709,6 +2437,32 @@ class ViewVfioPciHotResetInfo0 {
   set count(value: number) {
     this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_pci_hot_reset_info.count'), this._le);
   }
+}
+
+function makeVfioPciHotResetInfo0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioPciHotResetInfo> {
+  return structCodec<VfioPciHotResetInfo>('vfio_pci_hot_reset_info', arch, le, layout, {
+    encodedSize: sizeVfioPciHotResetInfo0,
+    encode(value: StructInit<VfioPciHotResetInfo>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioPciHotResetInfo0(value));
+      encVfioPciHotResetInfo0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioPciHotResetInfo>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioPciHotResetInfo0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_pci_hot_reset_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioPciHotResetInfo0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioPciHotResetInfo {
+      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_pci_hot_reset_info', 12, source.length - offset);
+      return decVfioPciHotResetInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioPciHotResetInfo> {
+      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_pci_hot_reset_info', 12, source.length - offset);
+      return new ViewVfioPciHotResetInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioPciHotResetInfo1(v: StructInit<VfioPciHotResetInfo>): number {
@@ -1772,6 +2526,32 @@ class ViewVfioPciHotResetInfo1 {
   }
 }
 
+function makeVfioPciHotResetInfo1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioPciHotResetInfo> {
+  return structCodec<VfioPciHotResetInfo>('vfio_pci_hot_reset_info', arch, le, layout, {
+    encodedSize: sizeVfioPciHotResetInfo1,
+    encode(value: StructInit<VfioPciHotResetInfo>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioPciHotResetInfo1(value));
+      encVfioPciHotResetInfo1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioPciHotResetInfo>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioPciHotResetInfo1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_pci_hot_reset_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioPciHotResetInfo1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioPciHotResetInfo {
+      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_pci_hot_reset_info', 12, source.length - offset);
+      return decVfioPciHotResetInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioPciHotResetInfo> {
+      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_pci_hot_reset_info', 12, source.length - offset);
+      return new ViewVfioPciHotResetInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioPciHotReset0(v: StructInit<VfioPciHotReset>): number {
   return Math.max(12, 12 + (v.groupFds?.length ?? 0) * 4);
 }
@@ -1833,6 +2613,32 @@ class ViewVfioPciHotReset0 {
   }
 }
 
+function makeVfioPciHotReset0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioPciHotReset> {
+  return structCodec<VfioPciHotReset>('vfio_pci_hot_reset', arch, le, layout, {
+    encodedSize: sizeVfioPciHotReset0,
+    encode(value: StructInit<VfioPciHotReset>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioPciHotReset0(value));
+      encVfioPciHotReset0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioPciHotReset>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioPciHotReset0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_pci_hot_reset', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioPciHotReset0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioPciHotReset {
+      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_pci_hot_reset', 12, source.length - offset);
+      return decVfioPciHotReset0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioPciHotReset> {
+      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_pci_hot_reset', 12, source.length - offset);
+      return new ViewVfioPciHotReset0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioPciHotReset1(v: StructInit<VfioPciHotReset>): number {
   return Math.max(12, 12 + (v.groupFds?.length ?? 0) * 4);
 }
@@ -1892,6 +2698,32 @@ class ViewVfioPciHotReset1 {
   set count(value: number) {
     this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_pci_hot_reset.count'), this._le);
   }
+}
+
+function makeVfioPciHotReset1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioPciHotReset> {
+  return structCodec<VfioPciHotReset>('vfio_pci_hot_reset', arch, le, layout, {
+    encodedSize: sizeVfioPciHotReset1,
+    encode(value: StructInit<VfioPciHotReset>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioPciHotReset1(value));
+      encVfioPciHotReset1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioPciHotReset>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioPciHotReset1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_pci_hot_reset', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioPciHotReset1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioPciHotReset {
+      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_pci_hot_reset', 12, source.length - offset);
+      return decVfioPciHotReset1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioPciHotReset> {
+      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_pci_hot_reset', 12, source.length - offset);
+      return new ViewVfioPciHotReset1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioDeviceGfxPlaneInfo0(_v: StructInit<VfioDeviceGfxPlaneInfo>): number {
@@ -2073,6 +2905,32 @@ class ViewVfioDeviceGfxPlaneInfo0 {
   }
 }
 
+function makeVfioDeviceGfxPlaneInfo0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceGfxPlaneInfo> {
+  return structCodec<VfioDeviceGfxPlaneInfo>('vfio_device_gfx_plane_info', arch, le, layout, {
+    encodedSize: sizeVfioDeviceGfxPlaneInfo0,
+    encode(value: StructInit<VfioDeviceGfxPlaneInfo>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceGfxPlaneInfo0(value));
+      encVfioDeviceGfxPlaneInfo0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceGfxPlaneInfo>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceGfxPlaneInfo0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_gfx_plane_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceGfxPlaneInfo0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceGfxPlaneInfo {
+      if (offset < 0 || source.length - offset < 64) throw check.shortBuffer('vfio_device_gfx_plane_info', 64, source.length - offset);
+      return decVfioDeviceGfxPlaneInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceGfxPlaneInfo> {
+      if (offset < 0 || source.length - offset < 64) throw check.shortBuffer('vfio_device_gfx_plane_info', 64, source.length - offset);
+      return new ViewVfioDeviceGfxPlaneInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceGfxPlaneInfo1(_v: StructInit<VfioDeviceGfxPlaneInfo>): number {
   return 64;
 }
@@ -2252,6 +3110,32 @@ class ViewVfioDeviceGfxPlaneInfo1 {
   }
 }
 
+function makeVfioDeviceGfxPlaneInfo1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceGfxPlaneInfo> {
+  return structCodec<VfioDeviceGfxPlaneInfo>('vfio_device_gfx_plane_info', arch, le, layout, {
+    encodedSize: sizeVfioDeviceGfxPlaneInfo1,
+    encode(value: StructInit<VfioDeviceGfxPlaneInfo>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceGfxPlaneInfo1(value));
+      encVfioDeviceGfxPlaneInfo1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceGfxPlaneInfo>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceGfxPlaneInfo1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_gfx_plane_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceGfxPlaneInfo1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceGfxPlaneInfo {
+      if (offset < 0 || source.length - offset < 64) throw check.shortBuffer('vfio_device_gfx_plane_info', 64, source.length - offset);
+      return decVfioDeviceGfxPlaneInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceGfxPlaneInfo> {
+      if (offset < 0 || source.length - offset < 64) throw check.shortBuffer('vfio_device_gfx_plane_info', 64, source.length - offset);
+      return new ViewVfioDeviceGfxPlaneInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceIoeventfd0(_v: StructInit<VfioDeviceIoeventfd>): number {
   return 32;
 }
@@ -2329,6 +3213,32 @@ class ViewVfioDeviceIoeventfd0 {
   set reserved(value: number) {
     this._dv.setUint32(this._o + 28, check.u32(value, 'vfio_device_ioeventfd.reserved'), this._le);
   }
+}
+
+function makeVfioDeviceIoeventfd0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceIoeventfd> {
+  return structCodec<VfioDeviceIoeventfd>('vfio_device_ioeventfd', arch, le, layout, {
+    encodedSize: sizeVfioDeviceIoeventfd0,
+    encode(value: StructInit<VfioDeviceIoeventfd>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceIoeventfd0(value));
+      encVfioDeviceIoeventfd0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceIoeventfd>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceIoeventfd0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_ioeventfd', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceIoeventfd0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceIoeventfd {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_device_ioeventfd', 32, source.length - offset);
+      return decVfioDeviceIoeventfd0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceIoeventfd> {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_device_ioeventfd', 32, source.length - offset);
+      return new ViewVfioDeviceIoeventfd0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioDeviceIoeventfd1(_v: StructInit<VfioDeviceIoeventfd>): number {
@@ -2410,6 +3320,32 @@ class ViewVfioDeviceIoeventfd1 {
   }
 }
 
+function makeVfioDeviceIoeventfd1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceIoeventfd> {
+  return structCodec<VfioDeviceIoeventfd>('vfio_device_ioeventfd', arch, le, layout, {
+    encodedSize: sizeVfioDeviceIoeventfd1,
+    encode(value: StructInit<VfioDeviceIoeventfd>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceIoeventfd1(value));
+      encVfioDeviceIoeventfd1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceIoeventfd>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceIoeventfd1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_ioeventfd', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceIoeventfd1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceIoeventfd {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_device_ioeventfd', 32, source.length - offset);
+      return decVfioDeviceIoeventfd1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceIoeventfd> {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_device_ioeventfd', 32, source.length - offset);
+      return new ViewVfioDeviceIoeventfd1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceFeature0(v: StructInit<VfioDeviceFeature>): number {
   return Math.max(8, 8 + (v.data?.length ?? 0));
 }
@@ -2453,6 +3389,32 @@ class ViewVfioDeviceFeature0 {
   set flags(value: number) {
     this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_device_feature.flags'), this._le);
   }
+}
+
+function makeVfioDeviceFeature0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeature> {
+  return structCodec<VfioDeviceFeature>('vfio_device_feature', arch, le, layout, {
+    encodedSize: sizeVfioDeviceFeature0,
+    encode(value: StructInit<VfioDeviceFeature>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceFeature0(value));
+      encVfioDeviceFeature0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceFeature>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceFeature0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceFeature0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceFeature {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature', 8, source.length - offset);
+      return decVfioDeviceFeature0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeature> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature', 8, source.length - offset);
+      return new ViewVfioDeviceFeature0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioDeviceFeature1(v: StructInit<VfioDeviceFeature>): number {
@@ -2500,6 +3462,32 @@ class ViewVfioDeviceFeature1 {
   }
 }
 
+function makeVfioDeviceFeature1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeature> {
+  return structCodec<VfioDeviceFeature>('vfio_device_feature', arch, le, layout, {
+    encodedSize: sizeVfioDeviceFeature1,
+    encode(value: StructInit<VfioDeviceFeature>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceFeature1(value));
+      encVfioDeviceFeature1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceFeature>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceFeature1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceFeature1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceFeature {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature', 8, source.length - offset);
+      return decVfioDeviceFeature1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeature> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature', 8, source.length - offset);
+      return new ViewVfioDeviceFeature1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceFeatureMigration0(_v: StructInit<VfioDeviceFeatureMigration>): number {
   return 8;
 }
@@ -2529,6 +3517,32 @@ class ViewVfioDeviceFeatureMigration0 {
   }
 }
 
+function makeVfioDeviceFeatureMigration0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureMigration> {
+  return structCodec<VfioDeviceFeatureMigration>('vfio_device_feature_migration', arch, le, layout, {
+    encodedSize: sizeVfioDeviceFeatureMigration0,
+    encode(value: StructInit<VfioDeviceFeatureMigration>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceFeatureMigration0(value));
+      encVfioDeviceFeatureMigration0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceFeatureMigration>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceFeatureMigration0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_migration', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceFeatureMigration0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureMigration {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_migration', 8, source.length - offset);
+      return decVfioDeviceFeatureMigration0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureMigration> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_migration', 8, source.length - offset);
+      return new ViewVfioDeviceFeatureMigration0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceFeatureMigration1(_v: StructInit<VfioDeviceFeatureMigration>): number {
   return 8;
 }
@@ -2556,6 +3570,32 @@ class ViewVfioDeviceFeatureMigration1 {
   set flags(value: bigint) {
     this._dv.setBigUint64(this._o + 0, check.u64(value, 'vfio_device_feature_migration.flags'), this._le);
   }
+}
+
+function makeVfioDeviceFeatureMigration1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureMigration> {
+  return structCodec<VfioDeviceFeatureMigration>('vfio_device_feature_migration', arch, le, layout, {
+    encodedSize: sizeVfioDeviceFeatureMigration1,
+    encode(value: StructInit<VfioDeviceFeatureMigration>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceFeatureMigration1(value));
+      encVfioDeviceFeatureMigration1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceFeatureMigration>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceFeatureMigration1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_migration', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceFeatureMigration1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureMigration {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_migration', 8, source.length - offset);
+      return decVfioDeviceFeatureMigration1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureMigration> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_migration', 8, source.length - offset);
+      return new ViewVfioDeviceFeatureMigration1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioDeviceFeatureMigState0(_v: StructInit<VfioDeviceFeatureMigState>): number {
@@ -2597,6 +3637,32 @@ class ViewVfioDeviceFeatureMigState0 {
   }
 }
 
+function makeVfioDeviceFeatureMigState0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureMigState> {
+  return structCodec<VfioDeviceFeatureMigState>('vfio_device_feature_mig_state', arch, le, layout, {
+    encodedSize: sizeVfioDeviceFeatureMigState0,
+    encode(value: StructInit<VfioDeviceFeatureMigState>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceFeatureMigState0(value));
+      encVfioDeviceFeatureMigState0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceFeatureMigState>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceFeatureMigState0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_mig_state', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceFeatureMigState0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureMigState {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_mig_state', 8, source.length - offset);
+      return decVfioDeviceFeatureMigState0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureMigState> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_mig_state', 8, source.length - offset);
+      return new ViewVfioDeviceFeatureMigState0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceFeatureMigState1(_v: StructInit<VfioDeviceFeatureMigState>): number {
   return 8;
 }
@@ -2634,6 +3700,32 @@ class ViewVfioDeviceFeatureMigState1 {
   set dataFd(value: number) {
     this._dv.setInt32(this._o + 4, check.s32(value, 'vfio_device_feature_mig_state.data_fd'), this._le);
   }
+}
+
+function makeVfioDeviceFeatureMigState1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureMigState> {
+  return structCodec<VfioDeviceFeatureMigState>('vfio_device_feature_mig_state', arch, le, layout, {
+    encodedSize: sizeVfioDeviceFeatureMigState1,
+    encode(value: StructInit<VfioDeviceFeatureMigState>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceFeatureMigState1(value));
+      encVfioDeviceFeatureMigState1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceFeatureMigState>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceFeatureMigState1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_mig_state', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceFeatureMigState1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureMigState {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_mig_state', 8, source.length - offset);
+      return decVfioDeviceFeatureMigState1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureMigState> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_mig_state', 8, source.length - offset);
+      return new ViewVfioDeviceFeatureMigState1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioDeviceLowPowerEntryWithWakeup0(_v: StructInit<VfioDeviceLowPowerEntryWithWakeup>): number {
@@ -2675,6 +3767,32 @@ class ViewVfioDeviceLowPowerEntryWithWakeup0 {
   }
 }
 
+function makeVfioDeviceLowPowerEntryWithWakeup0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceLowPowerEntryWithWakeup> {
+  return structCodec<VfioDeviceLowPowerEntryWithWakeup>('vfio_device_low_power_entry_with_wakeup', arch, le, layout, {
+    encodedSize: sizeVfioDeviceLowPowerEntryWithWakeup0,
+    encode(value: StructInit<VfioDeviceLowPowerEntryWithWakeup>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceLowPowerEntryWithWakeup0(value));
+      encVfioDeviceLowPowerEntryWithWakeup0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceLowPowerEntryWithWakeup>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceLowPowerEntryWithWakeup0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_low_power_entry_with_wakeup', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceLowPowerEntryWithWakeup0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceLowPowerEntryWithWakeup {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_low_power_entry_with_wakeup', 8, source.length - offset);
+      return decVfioDeviceLowPowerEntryWithWakeup0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceLowPowerEntryWithWakeup> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_low_power_entry_with_wakeup', 8, source.length - offset);
+      return new ViewVfioDeviceLowPowerEntryWithWakeup0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceLowPowerEntryWithWakeup1(_v: StructInit<VfioDeviceLowPowerEntryWithWakeup>): number {
   return 8;
 }
@@ -2712,6 +3830,32 @@ class ViewVfioDeviceLowPowerEntryWithWakeup1 {
   set reserved(value: number) {
     this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_device_low_power_entry_with_wakeup.reserved'), this._le);
   }
+}
+
+function makeVfioDeviceLowPowerEntryWithWakeup1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceLowPowerEntryWithWakeup> {
+  return structCodec<VfioDeviceLowPowerEntryWithWakeup>('vfio_device_low_power_entry_with_wakeup', arch, le, layout, {
+    encodedSize: sizeVfioDeviceLowPowerEntryWithWakeup1,
+    encode(value: StructInit<VfioDeviceLowPowerEntryWithWakeup>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceLowPowerEntryWithWakeup1(value));
+      encVfioDeviceLowPowerEntryWithWakeup1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceLowPowerEntryWithWakeup>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceLowPowerEntryWithWakeup1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_low_power_entry_with_wakeup', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceLowPowerEntryWithWakeup1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceLowPowerEntryWithWakeup {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_low_power_entry_with_wakeup', 8, source.length - offset);
+      return decVfioDeviceLowPowerEntryWithWakeup1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceLowPowerEntryWithWakeup> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_low_power_entry_with_wakeup', 8, source.length - offset);
+      return new ViewVfioDeviceLowPowerEntryWithWakeup1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioDeviceFeatureDmaLoggingControl0(_v: StructInit<VfioDeviceFeatureDmaLoggingControl>): number {
@@ -2773,6 +3917,32 @@ class ViewVfioDeviceFeatureDmaLoggingControl0 {
   }
 }
 
+function makeVfioDeviceFeatureDmaLoggingControl0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureDmaLoggingControl> {
+  return structCodec<VfioDeviceFeatureDmaLoggingControl>('vfio_device_feature_dma_logging_control', arch, le, layout, {
+    encodedSize: sizeVfioDeviceFeatureDmaLoggingControl0,
+    encode(value: StructInit<VfioDeviceFeatureDmaLoggingControl>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceFeatureDmaLoggingControl0(value));
+      encVfioDeviceFeatureDmaLoggingControl0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceFeatureDmaLoggingControl>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceFeatureDmaLoggingControl0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_dma_logging_control', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceFeatureDmaLoggingControl0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureDmaLoggingControl {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_device_feature_dma_logging_control', 24, source.length - offset);
+      return decVfioDeviceFeatureDmaLoggingControl0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureDmaLoggingControl> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_device_feature_dma_logging_control', 24, source.length - offset);
+      return new ViewVfioDeviceFeatureDmaLoggingControl0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceFeatureDmaLoggingControl1(_v: StructInit<VfioDeviceFeatureDmaLoggingControl>): number {
   return 24;
 }
@@ -2832,6 +4002,32 @@ class ViewVfioDeviceFeatureDmaLoggingControl1 {
   }
 }
 
+function makeVfioDeviceFeatureDmaLoggingControl1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureDmaLoggingControl> {
+  return structCodec<VfioDeviceFeatureDmaLoggingControl>('vfio_device_feature_dma_logging_control', arch, le, layout, {
+    encodedSize: sizeVfioDeviceFeatureDmaLoggingControl1,
+    encode(value: StructInit<VfioDeviceFeatureDmaLoggingControl>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceFeatureDmaLoggingControl1(value));
+      encVfioDeviceFeatureDmaLoggingControl1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceFeatureDmaLoggingControl>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceFeatureDmaLoggingControl1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_dma_logging_control', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceFeatureDmaLoggingControl1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureDmaLoggingControl {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_device_feature_dma_logging_control', 24, source.length - offset);
+      return decVfioDeviceFeatureDmaLoggingControl1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureDmaLoggingControl> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_device_feature_dma_logging_control', 24, source.length - offset);
+      return new ViewVfioDeviceFeatureDmaLoggingControl1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceFeatureDmaLoggingRange0(_v: StructInit<VfioDeviceFeatureDmaLoggingRange>): number {
   return 16;
 }
@@ -2871,6 +4067,32 @@ class ViewVfioDeviceFeatureDmaLoggingRange0 {
   }
 }
 
+function makeVfioDeviceFeatureDmaLoggingRange0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureDmaLoggingRange> {
+  return structCodec<VfioDeviceFeatureDmaLoggingRange>('vfio_device_feature_dma_logging_range', arch, le, layout, {
+    encodedSize: sizeVfioDeviceFeatureDmaLoggingRange0,
+    encode(value: StructInit<VfioDeviceFeatureDmaLoggingRange>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceFeatureDmaLoggingRange0(value));
+      encVfioDeviceFeatureDmaLoggingRange0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceFeatureDmaLoggingRange>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceFeatureDmaLoggingRange0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_dma_logging_range', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceFeatureDmaLoggingRange0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureDmaLoggingRange {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_feature_dma_logging_range', 16, source.length - offset);
+      return decVfioDeviceFeatureDmaLoggingRange0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureDmaLoggingRange> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_feature_dma_logging_range', 16, source.length - offset);
+      return new ViewVfioDeviceFeatureDmaLoggingRange0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceFeatureDmaLoggingRange1(_v: StructInit<VfioDeviceFeatureDmaLoggingRange>): number {
   return 16;
 }
@@ -2908,6 +4130,32 @@ class ViewVfioDeviceFeatureDmaLoggingRange1 {
   set length(value: bigint) {
     this._dv.setBigUint64(this._o + 8, check.u64(value, 'vfio_device_feature_dma_logging_range.length'), this._le);
   }
+}
+
+function makeVfioDeviceFeatureDmaLoggingRange1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureDmaLoggingRange> {
+  return structCodec<VfioDeviceFeatureDmaLoggingRange>('vfio_device_feature_dma_logging_range', arch, le, layout, {
+    encodedSize: sizeVfioDeviceFeatureDmaLoggingRange1,
+    encode(value: StructInit<VfioDeviceFeatureDmaLoggingRange>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceFeatureDmaLoggingRange1(value));
+      encVfioDeviceFeatureDmaLoggingRange1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceFeatureDmaLoggingRange>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceFeatureDmaLoggingRange1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_dma_logging_range', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceFeatureDmaLoggingRange1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureDmaLoggingRange {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_feature_dma_logging_range', 16, source.length - offset);
+      return decVfioDeviceFeatureDmaLoggingRange1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureDmaLoggingRange> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_feature_dma_logging_range', 16, source.length - offset);
+      return new ViewVfioDeviceFeatureDmaLoggingRange1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioDeviceFeatureDmaLoggingReport0(_v: StructInit<VfioDeviceFeatureDmaLoggingReport>): number {
@@ -2969,6 +4217,32 @@ class ViewVfioDeviceFeatureDmaLoggingReport0 {
   }
 }
 
+function makeVfioDeviceFeatureDmaLoggingReport0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureDmaLoggingReport> {
+  return structCodec<VfioDeviceFeatureDmaLoggingReport>('vfio_device_feature_dma_logging_report', arch, le, layout, {
+    encodedSize: sizeVfioDeviceFeatureDmaLoggingReport0,
+    encode(value: StructInit<VfioDeviceFeatureDmaLoggingReport>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceFeatureDmaLoggingReport0(value));
+      encVfioDeviceFeatureDmaLoggingReport0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceFeatureDmaLoggingReport>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceFeatureDmaLoggingReport0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_dma_logging_report', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceFeatureDmaLoggingReport0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureDmaLoggingReport {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_device_feature_dma_logging_report', 32, source.length - offset);
+      return decVfioDeviceFeatureDmaLoggingReport0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureDmaLoggingReport> {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_device_feature_dma_logging_report', 32, source.length - offset);
+      return new ViewVfioDeviceFeatureDmaLoggingReport0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceFeatureDmaLoggingReport1(_v: StructInit<VfioDeviceFeatureDmaLoggingReport>): number {
   return 32;
 }
@@ -3026,6 +4300,32 @@ class ViewVfioDeviceFeatureDmaLoggingReport1 {
   set bitmap(value: bigint) {
     this._dv.setBigUint64(this._o + 24, check.u64(value, 'vfio_device_feature_dma_logging_report.bitmap'), this._le);
   }
+}
+
+function makeVfioDeviceFeatureDmaLoggingReport1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureDmaLoggingReport> {
+  return structCodec<VfioDeviceFeatureDmaLoggingReport>('vfio_device_feature_dma_logging_report', arch, le, layout, {
+    encodedSize: sizeVfioDeviceFeatureDmaLoggingReport1,
+    encode(value: StructInit<VfioDeviceFeatureDmaLoggingReport>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceFeatureDmaLoggingReport1(value));
+      encVfioDeviceFeatureDmaLoggingReport1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceFeatureDmaLoggingReport>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceFeatureDmaLoggingReport1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_dma_logging_report', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceFeatureDmaLoggingReport1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureDmaLoggingReport {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_device_feature_dma_logging_report', 32, source.length - offset);
+      return decVfioDeviceFeatureDmaLoggingReport1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureDmaLoggingReport> {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_device_feature_dma_logging_report', 32, source.length - offset);
+      return new ViewVfioDeviceFeatureDmaLoggingReport1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioIommuType1Info0(_v: StructInit<VfioIommuType1Info>): number {
@@ -3097,6 +4397,32 @@ class ViewVfioIommuType1Info0 {
   }
 }
 
+function makeVfioIommuType1Info0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuType1Info> {
+  return structCodec<VfioIommuType1Info>('vfio_iommu_type1_info', arch, le, layout, {
+    encodedSize: sizeVfioIommuType1Info0,
+    encode(value: StructInit<VfioIommuType1Info>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuType1Info0(value));
+      encVfioIommuType1Info0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuType1Info>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuType1Info0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_type1_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuType1Info0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuType1Info {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_iommu_type1_info', 24, source.length - offset);
+      return decVfioIommuType1Info0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuType1Info> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_iommu_type1_info', 24, source.length - offset);
+      return new ViewVfioIommuType1Info0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioIommuType1Info1(_v: StructInit<VfioIommuType1Info>): number {
   return 24;
 }
@@ -3166,6 +4492,32 @@ class ViewVfioIommuType1Info1 {
   }
 }
 
+function makeVfioIommuType1Info1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuType1Info> {
+  return structCodec<VfioIommuType1Info>('vfio_iommu_type1_info', arch, le, layout, {
+    encodedSize: sizeVfioIommuType1Info1,
+    encode(value: StructInit<VfioIommuType1Info>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuType1Info1(value));
+      encVfioIommuType1Info1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuType1Info>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuType1Info1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_type1_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuType1Info1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuType1Info {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_iommu_type1_info', 24, source.length - offset);
+      return decVfioIommuType1Info1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuType1Info> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_iommu_type1_info', 24, source.length - offset);
+      return new ViewVfioIommuType1Info1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioIovaRange0(_v: StructInit<VfioIovaRange>): number {
   return 16;
 }
@@ -3205,6 +4557,32 @@ class ViewVfioIovaRange0 {
   }
 }
 
+function makeVfioIovaRange0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIovaRange> {
+  return structCodec<VfioIovaRange>('vfio_iova_range', arch, le, layout, {
+    encodedSize: sizeVfioIovaRange0,
+    encode(value: StructInit<VfioIovaRange>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIovaRange0(value));
+      encVfioIovaRange0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIovaRange>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIovaRange0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iova_range', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIovaRange0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIovaRange {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_iova_range', 16, source.length - offset);
+      return decVfioIovaRange0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIovaRange> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_iova_range', 16, source.length - offset);
+      return new ViewVfioIovaRange0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioIovaRange1(_v: StructInit<VfioIovaRange>): number {
   return 16;
 }
@@ -3242,6 +4620,32 @@ class ViewVfioIovaRange1 {
   set end(value: bigint) {
     this._dv.setBigUint64(this._o + 8, check.u64(value, 'vfio_iova_range.end'), this._le);
   }
+}
+
+function makeVfioIovaRange1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIovaRange> {
+  return structCodec<VfioIovaRange>('vfio_iova_range', arch, le, layout, {
+    encodedSize: sizeVfioIovaRange1,
+    encode(value: StructInit<VfioIovaRange>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIovaRange1(value));
+      encVfioIovaRange1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIovaRange>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIovaRange1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iova_range', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIovaRange1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIovaRange {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_iova_range', 16, source.length - offset);
+      return decVfioIovaRange1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIovaRange> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_iova_range', 16, source.length - offset);
+      return new ViewVfioIovaRange1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioIommuType1InfoCapIovaRange0(v: StructInit<VfioIommuType1InfoCapIovaRange>): number {
@@ -3302,6 +4706,32 @@ class ViewVfioIommuType1InfoCapIovaRange0 {
   }
 }
 
+function makeVfioIommuType1InfoCapIovaRange0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuType1InfoCapIovaRange> {
+  return structCodec<VfioIommuType1InfoCapIovaRange>('vfio_iommu_type1_info_cap_iova_range', arch, le, layout, {
+    encodedSize: sizeVfioIommuType1InfoCapIovaRange0,
+    encode(value: StructInit<VfioIommuType1InfoCapIovaRange>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuType1InfoCapIovaRange0(value));
+      encVfioIommuType1InfoCapIovaRange0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuType1InfoCapIovaRange>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuType1InfoCapIovaRange0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_type1_info_cap_iova_range', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuType1InfoCapIovaRange0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuType1InfoCapIovaRange {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_iommu_type1_info_cap_iova_range', 16, source.length - offset);
+      return decVfioIommuType1InfoCapIovaRange0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuType1InfoCapIovaRange> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_iommu_type1_info_cap_iova_range', 16, source.length - offset);
+      return new ViewVfioIommuType1InfoCapIovaRange0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioIommuType1InfoCapIovaRange1(v: StructInit<VfioIommuType1InfoCapIovaRange>): number {
   return Math.max(16, 16 + (v.iovaRanges?.length ?? 0) * 16);
 }
@@ -3360,6 +4790,32 @@ class ViewVfioIommuType1InfoCapIovaRange1 {
   }
 }
 
+function makeVfioIommuType1InfoCapIovaRange1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuType1InfoCapIovaRange> {
+  return structCodec<VfioIommuType1InfoCapIovaRange>('vfio_iommu_type1_info_cap_iova_range', arch, le, layout, {
+    encodedSize: sizeVfioIommuType1InfoCapIovaRange1,
+    encode(value: StructInit<VfioIommuType1InfoCapIovaRange>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuType1InfoCapIovaRange1(value));
+      encVfioIommuType1InfoCapIovaRange1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuType1InfoCapIovaRange>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuType1InfoCapIovaRange1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_type1_info_cap_iova_range', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuType1InfoCapIovaRange1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuType1InfoCapIovaRange {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_iommu_type1_info_cap_iova_range', 16, source.length - offset);
+      return decVfioIommuType1InfoCapIovaRange1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuType1InfoCapIovaRange> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_iommu_type1_info_cap_iova_range', 16, source.length - offset);
+      return new ViewVfioIommuType1InfoCapIovaRange1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioIommuType1InfoCapMigration0(_v: StructInit<VfioIommuType1InfoCapMigration>): number {
   return 32;
 }
@@ -3414,6 +4870,32 @@ class ViewVfioIommuType1InfoCapMigration0 {
   set maxDirtyBitmapSize(value: bigint) {
     this._dv.setBigUint64(this._o + 24, check.u64(value, 'vfio_iommu_type1_info_cap_migration.max_dirty_bitmap_size'), this._le);
   }
+}
+
+function makeVfioIommuType1InfoCapMigration0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuType1InfoCapMigration> {
+  return structCodec<VfioIommuType1InfoCapMigration>('vfio_iommu_type1_info_cap_migration', arch, le, layout, {
+    encodedSize: sizeVfioIommuType1InfoCapMigration0,
+    encode(value: StructInit<VfioIommuType1InfoCapMigration>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuType1InfoCapMigration0(value));
+      encVfioIommuType1InfoCapMigration0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuType1InfoCapMigration>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuType1InfoCapMigration0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_type1_info_cap_migration', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuType1InfoCapMigration0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuType1InfoCapMigration {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_iommu_type1_info_cap_migration', 32, source.length - offset);
+      return decVfioIommuType1InfoCapMigration0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuType1InfoCapMigration> {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_iommu_type1_info_cap_migration', 32, source.length - offset);
+      return new ViewVfioIommuType1InfoCapMigration0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioIommuType1InfoCapMigration1(_v: StructInit<VfioIommuType1InfoCapMigration>): number {
@@ -3472,6 +4954,32 @@ class ViewVfioIommuType1InfoCapMigration1 {
   }
 }
 
+function makeVfioIommuType1InfoCapMigration1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuType1InfoCapMigration> {
+  return structCodec<VfioIommuType1InfoCapMigration>('vfio_iommu_type1_info_cap_migration', arch, le, layout, {
+    encodedSize: sizeVfioIommuType1InfoCapMigration1,
+    encode(value: StructInit<VfioIommuType1InfoCapMigration>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuType1InfoCapMigration1(value));
+      encVfioIommuType1InfoCapMigration1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuType1InfoCapMigration>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuType1InfoCapMigration1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_type1_info_cap_migration', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuType1InfoCapMigration1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuType1InfoCapMigration {
+      if (offset < 0 || source.length - offset < 28) throw check.shortBuffer('vfio_iommu_type1_info_cap_migration', 28, source.length - offset);
+      return decVfioIommuType1InfoCapMigration1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuType1InfoCapMigration> {
+      if (offset < 0 || source.length - offset < 28) throw check.shortBuffer('vfio_iommu_type1_info_cap_migration', 28, source.length - offset);
+      return new ViewVfioIommuType1InfoCapMigration1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioIommuType1InfoDmaAvail0(_v: StructInit<VfioIommuType1InfoDmaAvail>): number {
   return 12;
 }
@@ -3508,6 +5016,32 @@ class ViewVfioIommuType1InfoDmaAvail0 {
   }
 }
 
+function makeVfioIommuType1InfoDmaAvail0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuType1InfoDmaAvail> {
+  return structCodec<VfioIommuType1InfoDmaAvail>('vfio_iommu_type1_info_dma_avail', arch, le, layout, {
+    encodedSize: sizeVfioIommuType1InfoDmaAvail0,
+    encode(value: StructInit<VfioIommuType1InfoDmaAvail>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuType1InfoDmaAvail0(value));
+      encVfioIommuType1InfoDmaAvail0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuType1InfoDmaAvail>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuType1InfoDmaAvail0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_type1_info_dma_avail', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuType1InfoDmaAvail0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuType1InfoDmaAvail {
+      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_iommu_type1_info_dma_avail', 12, source.length - offset);
+      return decVfioIommuType1InfoDmaAvail0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuType1InfoDmaAvail> {
+      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_iommu_type1_info_dma_avail', 12, source.length - offset);
+      return new ViewVfioIommuType1InfoDmaAvail0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioIommuType1InfoDmaAvail1(_v: StructInit<VfioIommuType1InfoDmaAvail>): number {
   return 12;
 }
@@ -3542,6 +5076,32 @@ class ViewVfioIommuType1InfoDmaAvail1 {
   set avail(value: number) {
     this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_iommu_type1_info_dma_avail.avail'), this._le);
   }
+}
+
+function makeVfioIommuType1InfoDmaAvail1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuType1InfoDmaAvail> {
+  return structCodec<VfioIommuType1InfoDmaAvail>('vfio_iommu_type1_info_dma_avail', arch, le, layout, {
+    encodedSize: sizeVfioIommuType1InfoDmaAvail1,
+    encode(value: StructInit<VfioIommuType1InfoDmaAvail>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuType1InfoDmaAvail1(value));
+      encVfioIommuType1InfoDmaAvail1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuType1InfoDmaAvail>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuType1InfoDmaAvail1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_type1_info_dma_avail', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuType1InfoDmaAvail1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuType1InfoDmaAvail {
+      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_iommu_type1_info_dma_avail', 12, source.length - offset);
+      return decVfioIommuType1InfoDmaAvail1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuType1InfoDmaAvail> {
+      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_iommu_type1_info_dma_avail', 12, source.length - offset);
+      return new ViewVfioIommuType1InfoDmaAvail1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioIommuType1DmaMap0(_v: StructInit<VfioIommuType1DmaMap>): number {
@@ -3613,6 +5173,32 @@ class ViewVfioIommuType1DmaMap0 {
   }
 }
 
+function makeVfioIommuType1DmaMap0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuType1DmaMap> {
+  return structCodec<VfioIommuType1DmaMap>('vfio_iommu_type1_dma_map', arch, le, layout, {
+    encodedSize: sizeVfioIommuType1DmaMap0,
+    encode(value: StructInit<VfioIommuType1DmaMap>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuType1DmaMap0(value));
+      encVfioIommuType1DmaMap0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuType1DmaMap>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuType1DmaMap0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_type1_dma_map', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuType1DmaMap0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuType1DmaMap {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_iommu_type1_dma_map', 32, source.length - offset);
+      return decVfioIommuType1DmaMap0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuType1DmaMap> {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_iommu_type1_dma_map', 32, source.length - offset);
+      return new ViewVfioIommuType1DmaMap0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioIommuType1DmaMap1(_v: StructInit<VfioIommuType1DmaMap>): number {
   return 32;
 }
@@ -3682,6 +5268,32 @@ class ViewVfioIommuType1DmaMap1 {
   }
 }
 
+function makeVfioIommuType1DmaMap1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuType1DmaMap> {
+  return structCodec<VfioIommuType1DmaMap>('vfio_iommu_type1_dma_map', arch, le, layout, {
+    encodedSize: sizeVfioIommuType1DmaMap1,
+    encode(value: StructInit<VfioIommuType1DmaMap>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuType1DmaMap1(value));
+      encVfioIommuType1DmaMap1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuType1DmaMap>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuType1DmaMap1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_type1_dma_map', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuType1DmaMap1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuType1DmaMap {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_iommu_type1_dma_map', 32, source.length - offset);
+      return decVfioIommuType1DmaMap1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuType1DmaMap> {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_iommu_type1_dma_map', 32, source.length - offset);
+      return new ViewVfioIommuType1DmaMap1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioBitmap0(_v: StructInit<VfioBitmap>): number {
   return 24;
 }
@@ -3731,6 +5343,32 @@ class ViewVfioBitmap0 {
   }
 }
 
+function makeVfioBitmap0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioBitmap> {
+  return structCodec<VfioBitmap>('vfio_bitmap', arch, le, layout, {
+    encodedSize: sizeVfioBitmap0,
+    encode(value: StructInit<VfioBitmap>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioBitmap0(value));
+      encVfioBitmap0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioBitmap>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioBitmap0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_bitmap', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioBitmap0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioBitmap {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_bitmap', 24, source.length - offset);
+      return decVfioBitmap0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioBitmap> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_bitmap', 24, source.length - offset);
+      return new ViewVfioBitmap0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioBitmap1(_v: StructInit<VfioBitmap>): number {
   return 20;
 }
@@ -3778,6 +5416,32 @@ class ViewVfioBitmap1 {
   set data(value: bigint) {
     this._dv.setUint32(this._o + 16, check.u32ptr(value, 'vfio_bitmap.data'), this._le);
   }
+}
+
+function makeVfioBitmap1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioBitmap> {
+  return structCodec<VfioBitmap>('vfio_bitmap', arch, le, layout, {
+    encodedSize: sizeVfioBitmap1,
+    encode(value: StructInit<VfioBitmap>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioBitmap1(value));
+      encVfioBitmap1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioBitmap>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioBitmap1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_bitmap', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioBitmap1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioBitmap {
+      if (offset < 0 || source.length - offset < 20) throw check.shortBuffer('vfio_bitmap', 20, source.length - offset);
+      return decVfioBitmap1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioBitmap> {
+      if (offset < 0 || source.length - offset < 20) throw check.shortBuffer('vfio_bitmap', 20, source.length - offset);
+      return new ViewVfioBitmap1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioIommuType1DmaUnmap0(v: StructInit<VfioIommuType1DmaUnmap>): number {
@@ -3845,6 +5509,32 @@ class ViewVfioIommuType1DmaUnmap0 {
   }
 }
 
+function makeVfioIommuType1DmaUnmap0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuType1DmaUnmap> {
+  return structCodec<VfioIommuType1DmaUnmap>('vfio_iommu_type1_dma_unmap', arch, le, layout, {
+    encodedSize: sizeVfioIommuType1DmaUnmap0,
+    encode(value: StructInit<VfioIommuType1DmaUnmap>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuType1DmaUnmap0(value));
+      encVfioIommuType1DmaUnmap0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuType1DmaUnmap>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuType1DmaUnmap0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_type1_dma_unmap', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuType1DmaUnmap0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuType1DmaUnmap {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_iommu_type1_dma_unmap', 24, source.length - offset);
+      return decVfioIommuType1DmaUnmap0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuType1DmaUnmap> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_iommu_type1_dma_unmap', 24, source.length - offset);
+      return new ViewVfioIommuType1DmaUnmap0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioIommuType1DmaUnmap1(v: StructInit<VfioIommuType1DmaUnmap>): number {
   return Math.max(24, 24 + (v.data?.length ?? 0));
 }
@@ -3910,6 +5600,32 @@ class ViewVfioIommuType1DmaUnmap1 {
   }
 }
 
+function makeVfioIommuType1DmaUnmap1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuType1DmaUnmap> {
+  return structCodec<VfioIommuType1DmaUnmap>('vfio_iommu_type1_dma_unmap', arch, le, layout, {
+    encodedSize: sizeVfioIommuType1DmaUnmap1,
+    encode(value: StructInit<VfioIommuType1DmaUnmap>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuType1DmaUnmap1(value));
+      encVfioIommuType1DmaUnmap1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuType1DmaUnmap>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuType1DmaUnmap1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_type1_dma_unmap', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuType1DmaUnmap1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuType1DmaUnmap {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_iommu_type1_dma_unmap', 24, source.length - offset);
+      return decVfioIommuType1DmaUnmap1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuType1DmaUnmap> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_iommu_type1_dma_unmap', 24, source.length - offset);
+      return new ViewVfioIommuType1DmaUnmap1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioIommuType1DirtyBitmap0(v: StructInit<VfioIommuType1DirtyBitmap>): number {
   return Math.max(8, 8 + (v.data?.length ?? 0));
 }
@@ -3955,6 +5671,32 @@ class ViewVfioIommuType1DirtyBitmap0 {
   }
 }
 
+function makeVfioIommuType1DirtyBitmap0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuType1DirtyBitmap> {
+  return structCodec<VfioIommuType1DirtyBitmap>('vfio_iommu_type1_dirty_bitmap', arch, le, layout, {
+    encodedSize: sizeVfioIommuType1DirtyBitmap0,
+    encode(value: StructInit<VfioIommuType1DirtyBitmap>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuType1DirtyBitmap0(value));
+      encVfioIommuType1DirtyBitmap0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuType1DirtyBitmap>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuType1DirtyBitmap0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_type1_dirty_bitmap', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuType1DirtyBitmap0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuType1DirtyBitmap {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_iommu_type1_dirty_bitmap', 8, source.length - offset);
+      return decVfioIommuType1DirtyBitmap0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuType1DirtyBitmap> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_iommu_type1_dirty_bitmap', 8, source.length - offset);
+      return new ViewVfioIommuType1DirtyBitmap0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioIommuType1DirtyBitmap1(v: StructInit<VfioIommuType1DirtyBitmap>): number {
   return Math.max(8, 8 + (v.data?.length ?? 0));
 }
@@ -3998,6 +5740,32 @@ class ViewVfioIommuType1DirtyBitmap1 {
   set flags(value: number) {
     this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_iommu_type1_dirty_bitmap.flags'), this._le);
   }
+}
+
+function makeVfioIommuType1DirtyBitmap1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuType1DirtyBitmap> {
+  return structCodec<VfioIommuType1DirtyBitmap>('vfio_iommu_type1_dirty_bitmap', arch, le, layout, {
+    encodedSize: sizeVfioIommuType1DirtyBitmap1,
+    encode(value: StructInit<VfioIommuType1DirtyBitmap>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuType1DirtyBitmap1(value));
+      encVfioIommuType1DirtyBitmap1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuType1DirtyBitmap>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuType1DirtyBitmap1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_type1_dirty_bitmap', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuType1DirtyBitmap1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuType1DirtyBitmap {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_iommu_type1_dirty_bitmap', 8, source.length - offset);
+      return decVfioIommuType1DirtyBitmap1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuType1DirtyBitmap> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_iommu_type1_dirty_bitmap', 8, source.length - offset);
+      return new ViewVfioIommuType1DirtyBitmap1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioIommuType1DirtyBitmapGet0(_v: StructInit<VfioIommuType1DirtyBitmapGet>): number {
@@ -4046,6 +5814,32 @@ class ViewVfioIommuType1DirtyBitmapGet0 {
   }
 }
 
+function makeVfioIommuType1DirtyBitmapGet0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuType1DirtyBitmapGet> {
+  return structCodec<VfioIommuType1DirtyBitmapGet>('vfio_iommu_type1_dirty_bitmap_get', arch, le, layout, {
+    encodedSize: sizeVfioIommuType1DirtyBitmapGet0,
+    encode(value: StructInit<VfioIommuType1DirtyBitmapGet>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuType1DirtyBitmapGet0(value));
+      encVfioIommuType1DirtyBitmapGet0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuType1DirtyBitmapGet>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuType1DirtyBitmapGet0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_type1_dirty_bitmap_get', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuType1DirtyBitmapGet0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuType1DirtyBitmapGet {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('vfio_iommu_type1_dirty_bitmap_get', 40, source.length - offset);
+      return decVfioIommuType1DirtyBitmapGet0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuType1DirtyBitmapGet> {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('vfio_iommu_type1_dirty_bitmap_get', 40, source.length - offset);
+      return new ViewVfioIommuType1DirtyBitmapGet0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioIommuType1DirtyBitmapGet1(_v: StructInit<VfioIommuType1DirtyBitmapGet>): number {
   return 36;
 }
@@ -4090,6 +5884,32 @@ class ViewVfioIommuType1DirtyBitmapGet1 {
   get bitmap(): StructView<VfioBitmap> {
     return new ViewVfioBitmap1(this._dv, this._o + 16, this._le);
   }
+}
+
+function makeVfioIommuType1DirtyBitmapGet1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuType1DirtyBitmapGet> {
+  return structCodec<VfioIommuType1DirtyBitmapGet>('vfio_iommu_type1_dirty_bitmap_get', arch, le, layout, {
+    encodedSize: sizeVfioIommuType1DirtyBitmapGet1,
+    encode(value: StructInit<VfioIommuType1DirtyBitmapGet>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuType1DirtyBitmapGet1(value));
+      encVfioIommuType1DirtyBitmapGet1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuType1DirtyBitmapGet>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuType1DirtyBitmapGet1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_type1_dirty_bitmap_get', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuType1DirtyBitmapGet1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuType1DirtyBitmapGet {
+      if (offset < 0 || source.length - offset < 36) throw check.shortBuffer('vfio_iommu_type1_dirty_bitmap_get', 36, source.length - offset);
+      return decVfioIommuType1DirtyBitmapGet1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuType1DirtyBitmapGet> {
+      if (offset < 0 || source.length - offset < 36) throw check.shortBuffer('vfio_iommu_type1_dirty_bitmap_get', 36, source.length - offset);
+      return new ViewVfioIommuType1DirtyBitmapGet1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioIommuSpaprTceDdwInfo0(_v: StructInit<VfioIommuSpaprTceDdwInfo>): number {
@@ -4141,6 +5961,32 @@ class ViewVfioIommuSpaprTceDdwInfo0 {
   }
 }
 
+function makeVfioIommuSpaprTceDdwInfo0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuSpaprTceDdwInfo> {
+  return structCodec<VfioIommuSpaprTceDdwInfo>('vfio_iommu_spapr_tce_ddw_info', arch, le, layout, {
+    encodedSize: sizeVfioIommuSpaprTceDdwInfo0,
+    encode(value: StructInit<VfioIommuSpaprTceDdwInfo>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuSpaprTceDdwInfo0(value));
+      encVfioIommuSpaprTceDdwInfo0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuSpaprTceDdwInfo>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuSpaprTceDdwInfo0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_spapr_tce_ddw_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuSpaprTceDdwInfo0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuSpaprTceDdwInfo {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_iommu_spapr_tce_ddw_info', 16, source.length - offset);
+      return decVfioIommuSpaprTceDdwInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuSpaprTceDdwInfo> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_iommu_spapr_tce_ddw_info', 16, source.length - offset);
+      return new ViewVfioIommuSpaprTceDdwInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioIommuSpaprTceDdwInfo1(_v: StructInit<VfioIommuSpaprTceDdwInfo>): number {
   return 16;
 }
@@ -4188,6 +6034,32 @@ class ViewVfioIommuSpaprTceDdwInfo1 {
   set levels(value: number) {
     this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_iommu_spapr_tce_ddw_info.levels'), this._le);
   }
+}
+
+function makeVfioIommuSpaprTceDdwInfo1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuSpaprTceDdwInfo> {
+  return structCodec<VfioIommuSpaprTceDdwInfo>('vfio_iommu_spapr_tce_ddw_info', arch, le, layout, {
+    encodedSize: sizeVfioIommuSpaprTceDdwInfo1,
+    encode(value: StructInit<VfioIommuSpaprTceDdwInfo>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuSpaprTceDdwInfo1(value));
+      encVfioIommuSpaprTceDdwInfo1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuSpaprTceDdwInfo>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuSpaprTceDdwInfo1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_spapr_tce_ddw_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuSpaprTceDdwInfo1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuSpaprTceDdwInfo {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_iommu_spapr_tce_ddw_info', 16, source.length - offset);
+      return decVfioIommuSpaprTceDdwInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuSpaprTceDdwInfo> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_iommu_spapr_tce_ddw_info', 16, source.length - offset);
+      return new ViewVfioIommuSpaprTceDdwInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioIommuSpaprTceInfo0(_v: StructInit<VfioIommuSpaprTceInfo>): number {
@@ -4256,6 +6128,32 @@ class ViewVfioIommuSpaprTceInfo0 {
   }
 }
 
+function makeVfioIommuSpaprTceInfo0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuSpaprTceInfo> {
+  return structCodec<VfioIommuSpaprTceInfo>('vfio_iommu_spapr_tce_info', arch, le, layout, {
+    encodedSize: sizeVfioIommuSpaprTceInfo0,
+    encode(value: StructInit<VfioIommuSpaprTceInfo>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuSpaprTceInfo0(value));
+      encVfioIommuSpaprTceInfo0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuSpaprTceInfo>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuSpaprTceInfo0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_spapr_tce_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuSpaprTceInfo0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuSpaprTceInfo {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_iommu_spapr_tce_info', 32, source.length - offset);
+      return decVfioIommuSpaprTceInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuSpaprTceInfo> {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_iommu_spapr_tce_info', 32, source.length - offset);
+      return new ViewVfioIommuSpaprTceInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioIommuSpaprTceInfo1(_v: StructInit<VfioIommuSpaprTceInfo>): number {
   return 32;
 }
@@ -4322,6 +6220,32 @@ class ViewVfioIommuSpaprTceInfo1 {
   }
 }
 
+function makeVfioIommuSpaprTceInfo1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuSpaprTceInfo> {
+  return structCodec<VfioIommuSpaprTceInfo>('vfio_iommu_spapr_tce_info', arch, le, layout, {
+    encodedSize: sizeVfioIommuSpaprTceInfo1,
+    encode(value: StructInit<VfioIommuSpaprTceInfo>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuSpaprTceInfo1(value));
+      encVfioIommuSpaprTceInfo1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuSpaprTceInfo>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuSpaprTceInfo1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_spapr_tce_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuSpaprTceInfo1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuSpaprTceInfo {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_iommu_spapr_tce_info', 32, source.length - offset);
+      return decVfioIommuSpaprTceInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuSpaprTceInfo> {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_iommu_spapr_tce_info', 32, source.length - offset);
+      return new ViewVfioIommuSpaprTceInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioEehPeErr0(_v: StructInit<VfioEehPeErr>): number {
   return 24;
 }
@@ -4379,6 +6303,32 @@ class ViewVfioEehPeErr0 {
   set mask(value: bigint) {
     this._dv.setBigUint64(this._o + 16, check.u64(value, 'vfio_eeh_pe_err.mask'), this._le);
   }
+}
+
+function makeVfioEehPeErr0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioEehPeErr> {
+  return structCodec<VfioEehPeErr>('vfio_eeh_pe_err', arch, le, layout, {
+    encodedSize: sizeVfioEehPeErr0,
+    encode(value: StructInit<VfioEehPeErr>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioEehPeErr0(value));
+      encVfioEehPeErr0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioEehPeErr>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioEehPeErr0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_eeh_pe_err', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioEehPeErr0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioEehPeErr {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_eeh_pe_err', 24, source.length - offset);
+      return decVfioEehPeErr0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioEehPeErr> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_eeh_pe_err', 24, source.length - offset);
+      return new ViewVfioEehPeErr0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioEehPeErr1(_v: StructInit<VfioEehPeErr>): number {
@@ -4440,6 +6390,32 @@ class ViewVfioEehPeErr1 {
   }
 }
 
+function makeVfioEehPeErr1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioEehPeErr> {
+  return structCodec<VfioEehPeErr>('vfio_eeh_pe_err', arch, le, layout, {
+    encodedSize: sizeVfioEehPeErr1,
+    encode(value: StructInit<VfioEehPeErr>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioEehPeErr1(value));
+      encVfioEehPeErr1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioEehPeErr>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioEehPeErr1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_eeh_pe_err', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioEehPeErr1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioEehPeErr {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_eeh_pe_err', 24, source.length - offset);
+      return decVfioEehPeErr1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioEehPeErr> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_eeh_pe_err', 24, source.length - offset);
+      return new ViewVfioEehPeErr1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioEehPeOp0(_v: StructInit<VfioEehPeOp>): number {
   return 40;
 }
@@ -4496,6 +6472,32 @@ class ViewVfioEehPeOp0 {
   }
 }
 
+function makeVfioEehPeOp0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioEehPeOp> {
+  return structCodec<VfioEehPeOp>('vfio_eeh_pe_op', arch, le, layout, {
+    encodedSize: sizeVfioEehPeOp0,
+    encode(value: StructInit<VfioEehPeOp>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioEehPeOp0(value));
+      encVfioEehPeOp0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioEehPeOp>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioEehPeOp0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_eeh_pe_op', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioEehPeOp0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioEehPeOp {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('vfio_eeh_pe_op', 40, source.length - offset);
+      return decVfioEehPeOp0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioEehPeOp> {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('vfio_eeh_pe_op', 40, source.length - offset);
+      return new ViewVfioEehPeOp0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioEehPeOp1(_v: StructInit<VfioEehPeOp>): number {
   return 36;
 }
@@ -4550,6 +6552,32 @@ class ViewVfioEehPeOp1 {
   get err(): StructView<VfioEehPeErr> {
     return new ViewVfioEehPeErr1(this._dv, this._o + 12, this._le);
   }
+}
+
+function makeVfioEehPeOp1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioEehPeOp> {
+  return structCodec<VfioEehPeOp>('vfio_eeh_pe_op', arch, le, layout, {
+    encodedSize: sizeVfioEehPeOp1,
+    encode(value: StructInit<VfioEehPeOp>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioEehPeOp1(value));
+      encVfioEehPeOp1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioEehPeOp>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioEehPeOp1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_eeh_pe_op', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioEehPeOp1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioEehPeOp {
+      if (offset < 0 || source.length - offset < 36) throw check.shortBuffer('vfio_eeh_pe_op', 36, source.length - offset);
+      return decVfioEehPeOp1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioEehPeOp> {
+      if (offset < 0 || source.length - offset < 36) throw check.shortBuffer('vfio_eeh_pe_op', 36, source.length - offset);
+      return new ViewVfioEehPeOp1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioIommuSpaprRegisterMemory0(_v: StructInit<VfioIommuSpaprRegisterMemory>): number {
@@ -4611,6 +6639,32 @@ class ViewVfioIommuSpaprRegisterMemory0 {
   }
 }
 
+function makeVfioIommuSpaprRegisterMemory0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuSpaprRegisterMemory> {
+  return structCodec<VfioIommuSpaprRegisterMemory>('vfio_iommu_spapr_register_memory', arch, le, layout, {
+    encodedSize: sizeVfioIommuSpaprRegisterMemory0,
+    encode(value: StructInit<VfioIommuSpaprRegisterMemory>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuSpaprRegisterMemory0(value));
+      encVfioIommuSpaprRegisterMemory0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuSpaprRegisterMemory>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuSpaprRegisterMemory0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_spapr_register_memory', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuSpaprRegisterMemory0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuSpaprRegisterMemory {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_iommu_spapr_register_memory', 24, source.length - offset);
+      return decVfioIommuSpaprRegisterMemory0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuSpaprRegisterMemory> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_iommu_spapr_register_memory', 24, source.length - offset);
+      return new ViewVfioIommuSpaprRegisterMemory0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioIommuSpaprRegisterMemory1(_v: StructInit<VfioIommuSpaprRegisterMemory>): number {
   return 24;
 }
@@ -4668,6 +6722,32 @@ class ViewVfioIommuSpaprRegisterMemory1 {
   set size(value: bigint) {
     this._dv.setBigUint64(this._o + 16, check.u64(value, 'vfio_iommu_spapr_register_memory.size'), this._le);
   }
+}
+
+function makeVfioIommuSpaprRegisterMemory1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuSpaprRegisterMemory> {
+  return structCodec<VfioIommuSpaprRegisterMemory>('vfio_iommu_spapr_register_memory', arch, le, layout, {
+    encodedSize: sizeVfioIommuSpaprRegisterMemory1,
+    encode(value: StructInit<VfioIommuSpaprRegisterMemory>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuSpaprRegisterMemory1(value));
+      encVfioIommuSpaprRegisterMemory1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuSpaprRegisterMemory>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuSpaprRegisterMemory1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_spapr_register_memory', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuSpaprRegisterMemory1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuSpaprRegisterMemory {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_iommu_spapr_register_memory', 24, source.length - offset);
+      return decVfioIommuSpaprRegisterMemory1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuSpaprRegisterMemory> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_iommu_spapr_register_memory', 24, source.length - offset);
+      return new ViewVfioIommuSpaprRegisterMemory1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioIommuSpaprTceCreate0(_v: StructInit<VfioIommuSpaprTceCreate>): number {
@@ -4769,6 +6849,32 @@ class ViewVfioIommuSpaprTceCreate0 {
   }
 }
 
+function makeVfioIommuSpaprTceCreate0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuSpaprTceCreate> {
+  return structCodec<VfioIommuSpaprTceCreate>('vfio_iommu_spapr_tce_create', arch, le, layout, {
+    encodedSize: sizeVfioIommuSpaprTceCreate0,
+    encode(value: StructInit<VfioIommuSpaprTceCreate>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuSpaprTceCreate0(value));
+      encVfioIommuSpaprTceCreate0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuSpaprTceCreate>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuSpaprTceCreate0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_spapr_tce_create', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuSpaprTceCreate0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuSpaprTceCreate {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('vfio_iommu_spapr_tce_create', 40, source.length - offset);
+      return decVfioIommuSpaprTceCreate0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuSpaprTceCreate> {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('vfio_iommu_spapr_tce_create', 40, source.length - offset);
+      return new ViewVfioIommuSpaprTceCreate0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioIommuSpaprTceCreate1(_v: StructInit<VfioIommuSpaprTceCreate>): number {
   return 40;
 }
@@ -4868,6 +6974,32 @@ class ViewVfioIommuSpaprTceCreate1 {
   }
 }
 
+function makeVfioIommuSpaprTceCreate1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuSpaprTceCreate> {
+  return structCodec<VfioIommuSpaprTceCreate>('vfio_iommu_spapr_tce_create', arch, le, layout, {
+    encodedSize: sizeVfioIommuSpaprTceCreate1,
+    encode(value: StructInit<VfioIommuSpaprTceCreate>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuSpaprTceCreate1(value));
+      encVfioIommuSpaprTceCreate1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuSpaprTceCreate>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuSpaprTceCreate1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_spapr_tce_create', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuSpaprTceCreate1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuSpaprTceCreate {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('vfio_iommu_spapr_tce_create', 40, source.length - offset);
+      return decVfioIommuSpaprTceCreate1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuSpaprTceCreate> {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('vfio_iommu_spapr_tce_create', 40, source.length - offset);
+      return new ViewVfioIommuSpaprTceCreate1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioIommuSpaprTceRemove0(_v: StructInit<VfioIommuSpaprTceRemove>): number {
   return 16;
 }
@@ -4915,6 +7047,32 @@ class ViewVfioIommuSpaprTceRemove0 {
   set startAddr(value: bigint) {
     this._dv.setBigUint64(this._o + 8, check.u64(value, 'vfio_iommu_spapr_tce_remove.start_addr'), this._le);
   }
+}
+
+function makeVfioIommuSpaprTceRemove0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuSpaprTceRemove> {
+  return structCodec<VfioIommuSpaprTceRemove>('vfio_iommu_spapr_tce_remove', arch, le, layout, {
+    encodedSize: sizeVfioIommuSpaprTceRemove0,
+    encode(value: StructInit<VfioIommuSpaprTceRemove>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuSpaprTceRemove0(value));
+      encVfioIommuSpaprTceRemove0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuSpaprTceRemove>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuSpaprTceRemove0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_spapr_tce_remove', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuSpaprTceRemove0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuSpaprTceRemove {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_iommu_spapr_tce_remove', 16, source.length - offset);
+      return decVfioIommuSpaprTceRemove0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuSpaprTceRemove> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_iommu_spapr_tce_remove', 16, source.length - offset);
+      return new ViewVfioIommuSpaprTceRemove0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioIommuSpaprTceRemove1(_v: StructInit<VfioIommuSpaprTceRemove>): number {
@@ -4966,6 +7124,32 @@ class ViewVfioIommuSpaprTceRemove1 {
   }
 }
 
+function makeVfioIommuSpaprTceRemove1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuSpaprTceRemove> {
+  return structCodec<VfioIommuSpaprTceRemove>('vfio_iommu_spapr_tce_remove', arch, le, layout, {
+    encodedSize: sizeVfioIommuSpaprTceRemove1,
+    encode(value: StructInit<VfioIommuSpaprTceRemove>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioIommuSpaprTceRemove1(value));
+      encVfioIommuSpaprTceRemove1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioIommuSpaprTceRemove>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioIommuSpaprTceRemove1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_spapr_tce_remove', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioIommuSpaprTceRemove1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioIommuSpaprTceRemove {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_iommu_spapr_tce_remove', 16, source.length - offset);
+      return decVfioIommuSpaprTceRemove1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioIommuSpaprTceRemove> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_iommu_spapr_tce_remove', 16, source.length - offset);
+      return new ViewVfioIommuSpaprTceRemove1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceInfoCapPciAtomicComp0(_v: StructInit<VfioDeviceInfoCapPciAtomicComp>): number {
   return 16;
 }
@@ -5012,6 +7196,32 @@ class ViewVfioDeviceInfoCapPciAtomicComp0 {
   }
 }
 
+function makeVfioDeviceInfoCapPciAtomicComp0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceInfoCapPciAtomicComp> {
+  return structCodec<VfioDeviceInfoCapPciAtomicComp>('vfio_device_info_cap_pci_atomic_comp', arch, le, layout, {
+    encodedSize: sizeVfioDeviceInfoCapPciAtomicComp0,
+    encode(value: StructInit<VfioDeviceInfoCapPciAtomicComp>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceInfoCapPciAtomicComp0(value));
+      encVfioDeviceInfoCapPciAtomicComp0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceInfoCapPciAtomicComp>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceInfoCapPciAtomicComp0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_info_cap_pci_atomic_comp', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceInfoCapPciAtomicComp0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceInfoCapPciAtomicComp {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_info_cap_pci_atomic_comp', 16, source.length - offset);
+      return decVfioDeviceInfoCapPciAtomicComp0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceInfoCapPciAtomicComp> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_info_cap_pci_atomic_comp', 16, source.length - offset);
+      return new ViewVfioDeviceInfoCapPciAtomicComp0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceInfoCapPciAtomicComp1(_v: StructInit<VfioDeviceInfoCapPciAtomicComp>): number {
   return 16;
 }
@@ -5056,6 +7266,32 @@ class ViewVfioDeviceInfoCapPciAtomicComp1 {
   set reserved(value: number) {
     this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_device_info_cap_pci_atomic_comp.reserved'), this._le);
   }
+}
+
+function makeVfioDeviceInfoCapPciAtomicComp1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceInfoCapPciAtomicComp> {
+  return structCodec<VfioDeviceInfoCapPciAtomicComp>('vfio_device_info_cap_pci_atomic_comp', arch, le, layout, {
+    encodedSize: sizeVfioDeviceInfoCapPciAtomicComp1,
+    encode(value: StructInit<VfioDeviceInfoCapPciAtomicComp>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceInfoCapPciAtomicComp1(value));
+      encVfioDeviceInfoCapPciAtomicComp1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceInfoCapPciAtomicComp>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceInfoCapPciAtomicComp1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_info_cap_pci_atomic_comp', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceInfoCapPciAtomicComp1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceInfoCapPciAtomicComp {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_info_cap_pci_atomic_comp', 16, source.length - offset);
+      return decVfioDeviceInfoCapPciAtomicComp1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceInfoCapPciAtomicComp> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_info_cap_pci_atomic_comp', 16, source.length - offset);
+      return new ViewVfioDeviceInfoCapPciAtomicComp1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioDeviceBindIommufd0(_v: StructInit<VfioDeviceBindIommufd>): number {
@@ -5127,6 +7363,32 @@ class ViewVfioDeviceBindIommufd0 {
   }
 }
 
+function makeVfioDeviceBindIommufd0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceBindIommufd> {
+  return structCodec<VfioDeviceBindIommufd>('vfio_device_bind_iommufd', arch, le, layout, {
+    encodedSize: sizeVfioDeviceBindIommufd0,
+    encode(value: StructInit<VfioDeviceBindIommufd>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceBindIommufd0(value));
+      encVfioDeviceBindIommufd0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceBindIommufd>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceBindIommufd0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_bind_iommufd', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceBindIommufd0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceBindIommufd {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_device_bind_iommufd', 24, source.length - offset);
+      return decVfioDeviceBindIommufd0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceBindIommufd> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_device_bind_iommufd', 24, source.length - offset);
+      return new ViewVfioDeviceBindIommufd0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceBindIommufd1(_v: StructInit<VfioDeviceBindIommufd>): number {
   return 24;
 }
@@ -5196,6 +7458,32 @@ class ViewVfioDeviceBindIommufd1 {
   }
 }
 
+function makeVfioDeviceBindIommufd1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceBindIommufd> {
+  return structCodec<VfioDeviceBindIommufd>('vfio_device_bind_iommufd', arch, le, layout, {
+    encodedSize: sizeVfioDeviceBindIommufd1,
+    encode(value: StructInit<VfioDeviceBindIommufd>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceBindIommufd1(value));
+      encVfioDeviceBindIommufd1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceBindIommufd>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceBindIommufd1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_bind_iommufd', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceBindIommufd1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceBindIommufd {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_device_bind_iommufd', 24, source.length - offset);
+      return decVfioDeviceBindIommufd1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceBindIommufd> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_device_bind_iommufd', 24, source.length - offset);
+      return new ViewVfioDeviceBindIommufd1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceAttachIommufdPt0(_v: StructInit<VfioDeviceAttachIommufdPt>): number {
   return 16;
 }
@@ -5253,6 +7541,32 @@ class ViewVfioDeviceAttachIommufdPt0 {
   set pasid(value: number) {
     this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_device_attach_iommufd_pt.pasid'), this._le);
   }
+}
+
+function makeVfioDeviceAttachIommufdPt0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceAttachIommufdPt> {
+  return structCodec<VfioDeviceAttachIommufdPt>('vfio_device_attach_iommufd_pt', arch, le, layout, {
+    encodedSize: sizeVfioDeviceAttachIommufdPt0,
+    encode(value: StructInit<VfioDeviceAttachIommufdPt>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceAttachIommufdPt0(value));
+      encVfioDeviceAttachIommufdPt0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceAttachIommufdPt>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceAttachIommufdPt0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_attach_iommufd_pt', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceAttachIommufdPt0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceAttachIommufdPt {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_attach_iommufd_pt', 16, source.length - offset);
+      return decVfioDeviceAttachIommufdPt0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceAttachIommufdPt> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_attach_iommufd_pt', 16, source.length - offset);
+      return new ViewVfioDeviceAttachIommufdPt0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioDeviceAttachIommufdPt1(_v: StructInit<VfioDeviceAttachIommufdPt>): number {
@@ -5314,6 +7628,32 @@ class ViewVfioDeviceAttachIommufdPt1 {
   }
 }
 
+function makeVfioDeviceAttachIommufdPt1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceAttachIommufdPt> {
+  return structCodec<VfioDeviceAttachIommufdPt>('vfio_device_attach_iommufd_pt', arch, le, layout, {
+    encodedSize: sizeVfioDeviceAttachIommufdPt1,
+    encode(value: StructInit<VfioDeviceAttachIommufdPt>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceAttachIommufdPt1(value));
+      encVfioDeviceAttachIommufdPt1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceAttachIommufdPt>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceAttachIommufdPt1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_attach_iommufd_pt', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceAttachIommufdPt1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceAttachIommufdPt {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_attach_iommufd_pt', 16, source.length - offset);
+      return decVfioDeviceAttachIommufdPt1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceAttachIommufdPt> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_attach_iommufd_pt', 16, source.length - offset);
+      return new ViewVfioDeviceAttachIommufdPt1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceDetachIommufdPt0(_v: StructInit<VfioDeviceDetachIommufdPt>): number {
   return 12;
 }
@@ -5363,6 +7703,32 @@ class ViewVfioDeviceDetachIommufdPt0 {
   }
 }
 
+function makeVfioDeviceDetachIommufdPt0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceDetachIommufdPt> {
+  return structCodec<VfioDeviceDetachIommufdPt>('vfio_device_detach_iommufd_pt', arch, le, layout, {
+    encodedSize: sizeVfioDeviceDetachIommufdPt0,
+    encode(value: StructInit<VfioDeviceDetachIommufdPt>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceDetachIommufdPt0(value));
+      encVfioDeviceDetachIommufdPt0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceDetachIommufdPt>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceDetachIommufdPt0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_detach_iommufd_pt', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceDetachIommufdPt0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceDetachIommufdPt {
+      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_device_detach_iommufd_pt', 12, source.length - offset);
+      return decVfioDeviceDetachIommufdPt0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceDetachIommufdPt> {
+      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_device_detach_iommufd_pt', 12, source.length - offset);
+      return new ViewVfioDeviceDetachIommufdPt0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceDetachIommufdPt1(_v: StructInit<VfioDeviceDetachIommufdPt>): number {
   return 12;
 }
@@ -5410,6 +7776,32 @@ class ViewVfioDeviceDetachIommufdPt1 {
   set pasid(value: number) {
     this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_device_detach_iommufd_pt.pasid'), this._le);
   }
+}
+
+function makeVfioDeviceDetachIommufdPt1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceDetachIommufdPt> {
+  return structCodec<VfioDeviceDetachIommufdPt>('vfio_device_detach_iommufd_pt', arch, le, layout, {
+    encodedSize: sizeVfioDeviceDetachIommufdPt1,
+    encode(value: StructInit<VfioDeviceDetachIommufdPt>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceDetachIommufdPt1(value));
+      encVfioDeviceDetachIommufdPt1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceDetachIommufdPt>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceDetachIommufdPt1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_detach_iommufd_pt', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceDetachIommufdPt1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceDetachIommufdPt {
+      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_device_detach_iommufd_pt', 12, source.length - offset);
+      return decVfioDeviceDetachIommufdPt1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceDetachIommufdPt> {
+      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_device_detach_iommufd_pt', 12, source.length - offset);
+      return new ViewVfioDeviceDetachIommufdPt1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioPrecopyInfo0(_v: StructInit<VfioPrecopyInfo>): number {
@@ -5471,6 +7863,32 @@ class ViewVfioPrecopyInfo0 {
   }
 }
 
+function makeVfioPrecopyInfo0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioPrecopyInfo> {
+  return structCodec<VfioPrecopyInfo>('vfio_precopy_info', arch, le, layout, {
+    encodedSize: sizeVfioPrecopyInfo0,
+    encode(value: StructInit<VfioPrecopyInfo>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioPrecopyInfo0(value));
+      encVfioPrecopyInfo0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioPrecopyInfo>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioPrecopyInfo0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_precopy_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioPrecopyInfo0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioPrecopyInfo {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_precopy_info', 24, source.length - offset);
+      return decVfioPrecopyInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioPrecopyInfo> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_precopy_info', 24, source.length - offset);
+      return new ViewVfioPrecopyInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioPrecopyInfo1(_v: StructInit<VfioPrecopyInfo>): number {
   return 24;
 }
@@ -5530,6 +7948,32 @@ class ViewVfioPrecopyInfo1 {
   }
 }
 
+function makeVfioPrecopyInfo1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioPrecopyInfo> {
+  return structCodec<VfioPrecopyInfo>('vfio_precopy_info', arch, le, layout, {
+    encodedSize: sizeVfioPrecopyInfo1,
+    encode(value: StructInit<VfioPrecopyInfo>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioPrecopyInfo1(value));
+      encVfioPrecopyInfo1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioPrecopyInfo>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioPrecopyInfo1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_precopy_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioPrecopyInfo1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioPrecopyInfo {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_precopy_info', 24, source.length - offset);
+      return decVfioPrecopyInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioPrecopyInfo> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_precopy_info', 24, source.length - offset);
+      return new ViewVfioPrecopyInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceFeatureMigDataSize0(_v: StructInit<VfioDeviceFeatureMigDataSize>): number {
   return 8;
 }
@@ -5557,6 +8001,32 @@ class ViewVfioDeviceFeatureMigDataSize0 {
   set stopCopyLength(value: bigint) {
     this._dv.setBigUint64(this._o + 0, check.u64(value, 'vfio_device_feature_mig_data_size.stop_copy_length'), this._le);
   }
+}
+
+function makeVfioDeviceFeatureMigDataSize0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureMigDataSize> {
+  return structCodec<VfioDeviceFeatureMigDataSize>('vfio_device_feature_mig_data_size', arch, le, layout, {
+    encodedSize: sizeVfioDeviceFeatureMigDataSize0,
+    encode(value: StructInit<VfioDeviceFeatureMigDataSize>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceFeatureMigDataSize0(value));
+      encVfioDeviceFeatureMigDataSize0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceFeatureMigDataSize>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceFeatureMigDataSize0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_mig_data_size', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceFeatureMigDataSize0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureMigDataSize {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_mig_data_size', 8, source.length - offset);
+      return decVfioDeviceFeatureMigDataSize0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureMigDataSize> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_mig_data_size', 8, source.length - offset);
+      return new ViewVfioDeviceFeatureMigDataSize0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioDeviceFeatureMigDataSize1(_v: StructInit<VfioDeviceFeatureMigDataSize>): number {
@@ -5588,6 +8058,32 @@ class ViewVfioDeviceFeatureMigDataSize1 {
   }
 }
 
+function makeVfioDeviceFeatureMigDataSize1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureMigDataSize> {
+  return structCodec<VfioDeviceFeatureMigDataSize>('vfio_device_feature_mig_data_size', arch, le, layout, {
+    encodedSize: sizeVfioDeviceFeatureMigDataSize1,
+    encode(value: StructInit<VfioDeviceFeatureMigDataSize>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceFeatureMigDataSize1(value));
+      encVfioDeviceFeatureMigDataSize1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceFeatureMigDataSize>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceFeatureMigDataSize1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_mig_data_size', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceFeatureMigDataSize1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureMigDataSize {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_mig_data_size', 8, source.length - offset);
+      return decVfioDeviceFeatureMigDataSize1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureMigDataSize> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_mig_data_size', 8, source.length - offset);
+      return new ViewVfioDeviceFeatureMigDataSize1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceFeatureBusMaster0(_v: StructInit<VfioDeviceFeatureBusMaster>): number {
   return 4;
 }
@@ -5617,6 +8113,32 @@ class ViewVfioDeviceFeatureBusMaster0 {
   }
 }
 
+function makeVfioDeviceFeatureBusMaster0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureBusMaster> {
+  return structCodec<VfioDeviceFeatureBusMaster>('vfio_device_feature_bus_master', arch, le, layout, {
+    encodedSize: sizeVfioDeviceFeatureBusMaster0,
+    encode(value: StructInit<VfioDeviceFeatureBusMaster>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceFeatureBusMaster0(value));
+      encVfioDeviceFeatureBusMaster0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceFeatureBusMaster>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceFeatureBusMaster0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_bus_master', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceFeatureBusMaster0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureBusMaster {
+      if (offset < 0 || source.length - offset < 4) throw check.shortBuffer('vfio_device_feature_bus_master', 4, source.length - offset);
+      return decVfioDeviceFeatureBusMaster0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureBusMaster> {
+      if (offset < 0 || source.length - offset < 4) throw check.shortBuffer('vfio_device_feature_bus_master', 4, source.length - offset);
+      return new ViewVfioDeviceFeatureBusMaster0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceFeatureBusMaster1(_v: StructInit<VfioDeviceFeatureBusMaster>): number {
   return 4;
 }
@@ -5644,6 +8166,32 @@ class ViewVfioDeviceFeatureBusMaster1 {
   set op(value: number) {
     this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_feature_bus_master.op'), this._le);
   }
+}
+
+function makeVfioDeviceFeatureBusMaster1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureBusMaster> {
+  return structCodec<VfioDeviceFeatureBusMaster>('vfio_device_feature_bus_master', arch, le, layout, {
+    encodedSize: sizeVfioDeviceFeatureBusMaster1,
+    encode(value: StructInit<VfioDeviceFeatureBusMaster>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceFeatureBusMaster1(value));
+      encVfioDeviceFeatureBusMaster1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceFeatureBusMaster>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceFeatureBusMaster1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_bus_master', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceFeatureBusMaster1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureBusMaster {
+      if (offset < 0 || source.length - offset < 4) throw check.shortBuffer('vfio_device_feature_bus_master', 4, source.length - offset);
+      return decVfioDeviceFeatureBusMaster1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureBusMaster> {
+      if (offset < 0 || source.length - offset < 4) throw check.shortBuffer('vfio_device_feature_bus_master', 4, source.length - offset);
+      return new ViewVfioDeviceFeatureBusMaster1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioRegionDmaRange0(_v: StructInit<VfioRegionDmaRange>): number {
@@ -5685,6 +8233,32 @@ class ViewVfioRegionDmaRange0 {
   }
 }
 
+function makeVfioRegionDmaRange0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionDmaRange> {
+  return structCodec<VfioRegionDmaRange>('vfio_region_dma_range', arch, le, layout, {
+    encodedSize: sizeVfioRegionDmaRange0,
+    encode(value: StructInit<VfioRegionDmaRange>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioRegionDmaRange0(value));
+      encVfioRegionDmaRange0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioRegionDmaRange>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioRegionDmaRange0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_dma_range', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioRegionDmaRange0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioRegionDmaRange {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_dma_range', 16, source.length - offset);
+      return decVfioRegionDmaRange0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioRegionDmaRange> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_dma_range', 16, source.length - offset);
+      return new ViewVfioRegionDmaRange0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioRegionDmaRange1(_v: StructInit<VfioRegionDmaRange>): number {
   return 16;
 }
@@ -5722,6 +8296,32 @@ class ViewVfioRegionDmaRange1 {
   set length(value: bigint) {
     this._dv.setBigUint64(this._o + 8, check.u64(value, 'vfio_region_dma_range.length'), this._le);
   }
+}
+
+function makeVfioRegionDmaRange1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionDmaRange> {
+  return structCodec<VfioRegionDmaRange>('vfio_region_dma_range', arch, le, layout, {
+    encodedSize: sizeVfioRegionDmaRange1,
+    encode(value: StructInit<VfioRegionDmaRange>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioRegionDmaRange1(value));
+      encVfioRegionDmaRange1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioRegionDmaRange>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioRegionDmaRange1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_dma_range', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioRegionDmaRange1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioRegionDmaRange {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_dma_range', 16, source.length - offset);
+      return decVfioRegionDmaRange1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioRegionDmaRange> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_dma_range', 16, source.length - offset);
+      return new ViewVfioRegionDmaRange1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioDeviceFeatureDmaBuf0(v: StructInit<VfioDeviceFeatureDmaBuf>): number {
@@ -5795,6 +8395,32 @@ class ViewVfioDeviceFeatureDmaBuf0 {
   }
 }
 
+function makeVfioDeviceFeatureDmaBuf0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureDmaBuf> {
+  return structCodec<VfioDeviceFeatureDmaBuf>('vfio_device_feature_dma_buf', arch, le, layout, {
+    encodedSize: sizeVfioDeviceFeatureDmaBuf0,
+    encode(value: StructInit<VfioDeviceFeatureDmaBuf>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceFeatureDmaBuf0(value));
+      encVfioDeviceFeatureDmaBuf0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceFeatureDmaBuf>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceFeatureDmaBuf0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_dma_buf', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceFeatureDmaBuf0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureDmaBuf {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_feature_dma_buf', 16, source.length - offset);
+      return decVfioDeviceFeatureDmaBuf0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureDmaBuf> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_feature_dma_buf', 16, source.length - offset);
+      return new ViewVfioDeviceFeatureDmaBuf0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceFeatureDmaBuf1(v: StructInit<VfioDeviceFeatureDmaBuf>): number {
   return Math.max(16, 16 + (v.dmaRanges?.length ?? 0) * 16);
 }
@@ -5866,6 +8492,32 @@ class ViewVfioDeviceFeatureDmaBuf1 {
   }
 }
 
+function makeVfioDeviceFeatureDmaBuf1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureDmaBuf> {
+  return structCodec<VfioDeviceFeatureDmaBuf>('vfio_device_feature_dma_buf', arch, le, layout, {
+    encodedSize: sizeVfioDeviceFeatureDmaBuf1,
+    encode(value: StructInit<VfioDeviceFeatureDmaBuf>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceFeatureDmaBuf1(value));
+      encVfioDeviceFeatureDmaBuf1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceFeatureDmaBuf>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceFeatureDmaBuf1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_dma_buf', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceFeatureDmaBuf1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureDmaBuf {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_feature_dma_buf', 16, source.length - offset);
+      return decVfioDeviceFeatureDmaBuf1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureDmaBuf> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_feature_dma_buf', 16, source.length - offset);
+      return new ViewVfioDeviceFeatureDmaBuf1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioDeviceFeatureZpciErr0(_v: StructInit<VfioDeviceFeatureZpciErr>): number {
   return 8;
 }
@@ -5893,6 +8545,32 @@ class ViewVfioDeviceFeatureZpciErr0 {
   set data(value: bigint) {
     this._dv.setBigUint64(this._o + 0, check.u64(value, 'vfio_device_feature_zpci_err.data'), this._le);
   }
+}
+
+function makeVfioDeviceFeatureZpciErr0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureZpciErr> {
+  return structCodec<VfioDeviceFeatureZpciErr>('vfio_device_feature_zpci_err', arch, le, layout, {
+    encodedSize: sizeVfioDeviceFeatureZpciErr0,
+    encode(value: StructInit<VfioDeviceFeatureZpciErr>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceFeatureZpciErr0(value));
+      encVfioDeviceFeatureZpciErr0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceFeatureZpciErr>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceFeatureZpciErr0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_zpci_err', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceFeatureZpciErr0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureZpciErr {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_zpci_err', 8, source.length - offset);
+      return decVfioDeviceFeatureZpciErr0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureZpciErr> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_zpci_err', 8, source.length - offset);
+      return new ViewVfioDeviceFeatureZpciErr0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioDeviceFeatureZpciErr1(_v: StructInit<VfioDeviceFeatureZpciErr>): number {
@@ -5924,61 +8602,90 @@ class ViewVfioDeviceFeatureZpciErr1 {
   }
 }
 
+function makeVfioDeviceFeatureZpciErr1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureZpciErr> {
+  return structCodec<VfioDeviceFeatureZpciErr>('vfio_device_feature_zpci_err', arch, le, layout, {
+    encodedSize: sizeVfioDeviceFeatureZpciErr1,
+    encode(value: StructInit<VfioDeviceFeatureZpciErr>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioDeviceFeatureZpciErr1(value));
+      encVfioDeviceFeatureZpciErr1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioDeviceFeatureZpciErr>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioDeviceFeatureZpciErr1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_zpci_err', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioDeviceFeatureZpciErr1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureZpciErr {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_zpci_err', 8, source.length - offset);
+      return decVfioDeviceFeatureZpciErr1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureZpciErr> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_zpci_err', 8, source.length - offset);
+      return new ViewVfioDeviceFeatureZpciErr1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 /** Which layout class each ABI's codecs come from. */
 export const layoutClassOf: Readonly<Record<Arch, number>> = { x86_64: 0, aarch64: 0, ppc64le: 0, ppc64: 0, i386: 1 };
-export const codecImpls: { readonly [N in StructName]: readonly CodecImpl<StructTypes[N]>[] } = {
-  vfio_info_cap_header: [{ size: sizeVfioInfoCapHeader0, enc: encVfioInfoCapHeader0, dec: decVfioInfoCapHeader0, View: ViewVfioInfoCapHeader0 }, { size: sizeVfioInfoCapHeader1, enc: encVfioInfoCapHeader1, dec: decVfioInfoCapHeader1, View: ViewVfioInfoCapHeader1 }],
-  vfio_group_status: [{ size: sizeVfioGroupStatus0, enc: encVfioGroupStatus0, dec: decVfioGroupStatus0, View: ViewVfioGroupStatus0 }, { size: sizeVfioGroupStatus1, enc: encVfioGroupStatus1, dec: decVfioGroupStatus1, View: ViewVfioGroupStatus1 }],
-  vfio_device_info: [{ size: sizeVfioDeviceInfo0, enc: encVfioDeviceInfo0, dec: decVfioDeviceInfo0, View: ViewVfioDeviceInfo0 }, { size: sizeVfioDeviceInfo1, enc: encVfioDeviceInfo1, dec: decVfioDeviceInfo1, View: ViewVfioDeviceInfo1 }],
-  vfio_region_info: [{ size: sizeVfioRegionInfo0, enc: encVfioRegionInfo0, dec: decVfioRegionInfo0, View: ViewVfioRegionInfo0 }, { size: sizeVfioRegionInfo1, enc: encVfioRegionInfo1, dec: decVfioRegionInfo1, View: ViewVfioRegionInfo1 }],
-  vfio_region_sparse_mmap_area: [{ size: sizeVfioRegionSparseMmapArea0, enc: encVfioRegionSparseMmapArea0, dec: decVfioRegionSparseMmapArea0, View: ViewVfioRegionSparseMmapArea0 }, { size: sizeVfioRegionSparseMmapArea1, enc: encVfioRegionSparseMmapArea1, dec: decVfioRegionSparseMmapArea1, View: ViewVfioRegionSparseMmapArea1 }],
-  vfio_region_info_cap_sparse_mmap: [{ size: sizeVfioRegionInfoCapSparseMmap0, enc: encVfioRegionInfoCapSparseMmap0, dec: decVfioRegionInfoCapSparseMmap0, View: ViewVfioRegionInfoCapSparseMmap0 }, { size: sizeVfioRegionInfoCapSparseMmap1, enc: encVfioRegionInfoCapSparseMmap1, dec: decVfioRegionInfoCapSparseMmap1, View: ViewVfioRegionInfoCapSparseMmap1 }],
-  vfio_region_info_cap_type: [{ size: sizeVfioRegionInfoCapType0, enc: encVfioRegionInfoCapType0, dec: decVfioRegionInfoCapType0, View: ViewVfioRegionInfoCapType0 }, { size: sizeVfioRegionInfoCapType1, enc: encVfioRegionInfoCapType1, dec: decVfioRegionInfoCapType1, View: ViewVfioRegionInfoCapType1 }],
-  vfio_region_gfx_edid: [{ size: sizeVfioRegionGfxEdid0, enc: encVfioRegionGfxEdid0, dec: decVfioRegionGfxEdid0, View: ViewVfioRegionGfxEdid0 }, { size: sizeVfioRegionGfxEdid1, enc: encVfioRegionGfxEdid1, dec: decVfioRegionGfxEdid1, View: ViewVfioRegionGfxEdid1 }],
-  vfio_device_migration_info: [{ size: sizeVfioDeviceMigrationInfo0, enc: encVfioDeviceMigrationInfo0, dec: decVfioDeviceMigrationInfo0, View: ViewVfioDeviceMigrationInfo0 }, { size: sizeVfioDeviceMigrationInfo1, enc: encVfioDeviceMigrationInfo1, dec: decVfioDeviceMigrationInfo1, View: ViewVfioDeviceMigrationInfo1 }],
-  vfio_region_info_cap_nvlink2_ssatgt: [{ size: sizeVfioRegionInfoCapNvlink2Ssatgt0, enc: encVfioRegionInfoCapNvlink2Ssatgt0, dec: decVfioRegionInfoCapNvlink2Ssatgt0, View: ViewVfioRegionInfoCapNvlink2Ssatgt0 }, { size: sizeVfioRegionInfoCapNvlink2Ssatgt1, enc: encVfioRegionInfoCapNvlink2Ssatgt1, dec: decVfioRegionInfoCapNvlink2Ssatgt1, View: ViewVfioRegionInfoCapNvlink2Ssatgt1 }],
-  vfio_region_info_cap_nvlink2_lnkspd: [{ size: sizeVfioRegionInfoCapNvlink2Lnkspd0, enc: encVfioRegionInfoCapNvlink2Lnkspd0, dec: decVfioRegionInfoCapNvlink2Lnkspd0, View: ViewVfioRegionInfoCapNvlink2Lnkspd0 }, { size: sizeVfioRegionInfoCapNvlink2Lnkspd1, enc: encVfioRegionInfoCapNvlink2Lnkspd1, dec: decVfioRegionInfoCapNvlink2Lnkspd1, View: ViewVfioRegionInfoCapNvlink2Lnkspd1 }],
-  vfio_irq_info: [{ size: sizeVfioIrqInfo0, enc: encVfioIrqInfo0, dec: decVfioIrqInfo0, View: ViewVfioIrqInfo0 }, { size: sizeVfioIrqInfo1, enc: encVfioIrqInfo1, dec: decVfioIrqInfo1, View: ViewVfioIrqInfo1 }],
-  vfio_irq_set: [{ size: sizeVfioIrqSet0, enc: encVfioIrqSet0, dec: decVfioIrqSet0, View: ViewVfioIrqSet0 }, { size: sizeVfioIrqSet1, enc: encVfioIrqSet1, dec: decVfioIrqSet1, View: ViewVfioIrqSet1 }],
-  vfio_pci_dependent_device: [{ size: sizeVfioPciDependentDevice0, enc: encVfioPciDependentDevice0, dec: decVfioPciDependentDevice0, View: ViewVfioPciDependentDevice0 }, { size: sizeVfioPciDependentDevice1, enc: encVfioPciDependentDevice1, dec: decVfioPciDependentDevice1, View: ViewVfioPciDependentDevice1 }],
-  vfio_pci_hot_reset_info: [{ size: sizeVfioPciHotResetInfo0, enc: encVfioPciHotResetInfo0, dec: decVfioPciHotResetInfo0, View: ViewVfioPciHotResetInfo0 }, { size: sizeVfioPciHotResetInfo1, enc: encVfioPciHotResetInfo1, dec: decVfioPciHotResetInfo1, View: ViewVfioPciHotResetInfo1 }],
-  vfio_pci_hot_reset: [{ size: sizeVfioPciHotReset0, enc: encVfioPciHotReset0, dec: decVfioPciHotReset0, View: ViewVfioPciHotReset0 }, { size: sizeVfioPciHotReset1, enc: encVfioPciHotReset1, dec: decVfioPciHotReset1, View: ViewVfioPciHotReset1 }],
-  vfio_device_gfx_plane_info: [{ size: sizeVfioDeviceGfxPlaneInfo0, enc: encVfioDeviceGfxPlaneInfo0, dec: decVfioDeviceGfxPlaneInfo0, View: ViewVfioDeviceGfxPlaneInfo0 }, { size: sizeVfioDeviceGfxPlaneInfo1, enc: encVfioDeviceGfxPlaneInfo1, dec: decVfioDeviceGfxPlaneInfo1, View: ViewVfioDeviceGfxPlaneInfo1 }],
-  vfio_device_ioeventfd: [{ size: sizeVfioDeviceIoeventfd0, enc: encVfioDeviceIoeventfd0, dec: decVfioDeviceIoeventfd0, View: ViewVfioDeviceIoeventfd0 }, { size: sizeVfioDeviceIoeventfd1, enc: encVfioDeviceIoeventfd1, dec: decVfioDeviceIoeventfd1, View: ViewVfioDeviceIoeventfd1 }],
-  vfio_device_feature: [{ size: sizeVfioDeviceFeature0, enc: encVfioDeviceFeature0, dec: decVfioDeviceFeature0, View: ViewVfioDeviceFeature0 }, { size: sizeVfioDeviceFeature1, enc: encVfioDeviceFeature1, dec: decVfioDeviceFeature1, View: ViewVfioDeviceFeature1 }],
-  vfio_device_feature_migration: [{ size: sizeVfioDeviceFeatureMigration0, enc: encVfioDeviceFeatureMigration0, dec: decVfioDeviceFeatureMigration0, View: ViewVfioDeviceFeatureMigration0 }, { size: sizeVfioDeviceFeatureMigration1, enc: encVfioDeviceFeatureMigration1, dec: decVfioDeviceFeatureMigration1, View: ViewVfioDeviceFeatureMigration1 }],
-  vfio_device_feature_mig_state: [{ size: sizeVfioDeviceFeatureMigState0, enc: encVfioDeviceFeatureMigState0, dec: decVfioDeviceFeatureMigState0, View: ViewVfioDeviceFeatureMigState0 }, { size: sizeVfioDeviceFeatureMigState1, enc: encVfioDeviceFeatureMigState1, dec: decVfioDeviceFeatureMigState1, View: ViewVfioDeviceFeatureMigState1 }],
-  vfio_device_low_power_entry_with_wakeup: [{ size: sizeVfioDeviceLowPowerEntryWithWakeup0, enc: encVfioDeviceLowPowerEntryWithWakeup0, dec: decVfioDeviceLowPowerEntryWithWakeup0, View: ViewVfioDeviceLowPowerEntryWithWakeup0 }, { size: sizeVfioDeviceLowPowerEntryWithWakeup1, enc: encVfioDeviceLowPowerEntryWithWakeup1, dec: decVfioDeviceLowPowerEntryWithWakeup1, View: ViewVfioDeviceLowPowerEntryWithWakeup1 }],
-  vfio_device_feature_dma_logging_control: [{ size: sizeVfioDeviceFeatureDmaLoggingControl0, enc: encVfioDeviceFeatureDmaLoggingControl0, dec: decVfioDeviceFeatureDmaLoggingControl0, View: ViewVfioDeviceFeatureDmaLoggingControl0 }, { size: sizeVfioDeviceFeatureDmaLoggingControl1, enc: encVfioDeviceFeatureDmaLoggingControl1, dec: decVfioDeviceFeatureDmaLoggingControl1, View: ViewVfioDeviceFeatureDmaLoggingControl1 }],
-  vfio_device_feature_dma_logging_range: [{ size: sizeVfioDeviceFeatureDmaLoggingRange0, enc: encVfioDeviceFeatureDmaLoggingRange0, dec: decVfioDeviceFeatureDmaLoggingRange0, View: ViewVfioDeviceFeatureDmaLoggingRange0 }, { size: sizeVfioDeviceFeatureDmaLoggingRange1, enc: encVfioDeviceFeatureDmaLoggingRange1, dec: decVfioDeviceFeatureDmaLoggingRange1, View: ViewVfioDeviceFeatureDmaLoggingRange1 }],
-  vfio_device_feature_dma_logging_report: [{ size: sizeVfioDeviceFeatureDmaLoggingReport0, enc: encVfioDeviceFeatureDmaLoggingReport0, dec: decVfioDeviceFeatureDmaLoggingReport0, View: ViewVfioDeviceFeatureDmaLoggingReport0 }, { size: sizeVfioDeviceFeatureDmaLoggingReport1, enc: encVfioDeviceFeatureDmaLoggingReport1, dec: decVfioDeviceFeatureDmaLoggingReport1, View: ViewVfioDeviceFeatureDmaLoggingReport1 }],
-  vfio_iommu_type1_info: [{ size: sizeVfioIommuType1Info0, enc: encVfioIommuType1Info0, dec: decVfioIommuType1Info0, View: ViewVfioIommuType1Info0 }, { size: sizeVfioIommuType1Info1, enc: encVfioIommuType1Info1, dec: decVfioIommuType1Info1, View: ViewVfioIommuType1Info1 }],
-  vfio_iova_range: [{ size: sizeVfioIovaRange0, enc: encVfioIovaRange0, dec: decVfioIovaRange0, View: ViewVfioIovaRange0 }, { size: sizeVfioIovaRange1, enc: encVfioIovaRange1, dec: decVfioIovaRange1, View: ViewVfioIovaRange1 }],
-  vfio_iommu_type1_info_cap_iova_range: [{ size: sizeVfioIommuType1InfoCapIovaRange0, enc: encVfioIommuType1InfoCapIovaRange0, dec: decVfioIommuType1InfoCapIovaRange0, View: ViewVfioIommuType1InfoCapIovaRange0 }, { size: sizeVfioIommuType1InfoCapIovaRange1, enc: encVfioIommuType1InfoCapIovaRange1, dec: decVfioIommuType1InfoCapIovaRange1, View: ViewVfioIommuType1InfoCapIovaRange1 }],
-  vfio_iommu_type1_info_cap_migration: [{ size: sizeVfioIommuType1InfoCapMigration0, enc: encVfioIommuType1InfoCapMigration0, dec: decVfioIommuType1InfoCapMigration0, View: ViewVfioIommuType1InfoCapMigration0 }, { size: sizeVfioIommuType1InfoCapMigration1, enc: encVfioIommuType1InfoCapMigration1, dec: decVfioIommuType1InfoCapMigration1, View: ViewVfioIommuType1InfoCapMigration1 }],
-  vfio_iommu_type1_info_dma_avail: [{ size: sizeVfioIommuType1InfoDmaAvail0, enc: encVfioIommuType1InfoDmaAvail0, dec: decVfioIommuType1InfoDmaAvail0, View: ViewVfioIommuType1InfoDmaAvail0 }, { size: sizeVfioIommuType1InfoDmaAvail1, enc: encVfioIommuType1InfoDmaAvail1, dec: decVfioIommuType1InfoDmaAvail1, View: ViewVfioIommuType1InfoDmaAvail1 }],
-  vfio_iommu_type1_dma_map: [{ size: sizeVfioIommuType1DmaMap0, enc: encVfioIommuType1DmaMap0, dec: decVfioIommuType1DmaMap0, View: ViewVfioIommuType1DmaMap0 }, { size: sizeVfioIommuType1DmaMap1, enc: encVfioIommuType1DmaMap1, dec: decVfioIommuType1DmaMap1, View: ViewVfioIommuType1DmaMap1 }],
-  vfio_bitmap: [{ size: sizeVfioBitmap0, enc: encVfioBitmap0, dec: decVfioBitmap0, View: ViewVfioBitmap0 }, { size: sizeVfioBitmap1, enc: encVfioBitmap1, dec: decVfioBitmap1, View: ViewVfioBitmap1 }],
-  vfio_iommu_type1_dma_unmap: [{ size: sizeVfioIommuType1DmaUnmap0, enc: encVfioIommuType1DmaUnmap0, dec: decVfioIommuType1DmaUnmap0, View: ViewVfioIommuType1DmaUnmap0 }, { size: sizeVfioIommuType1DmaUnmap1, enc: encVfioIommuType1DmaUnmap1, dec: decVfioIommuType1DmaUnmap1, View: ViewVfioIommuType1DmaUnmap1 }],
-  vfio_iommu_type1_dirty_bitmap: [{ size: sizeVfioIommuType1DirtyBitmap0, enc: encVfioIommuType1DirtyBitmap0, dec: decVfioIommuType1DirtyBitmap0, View: ViewVfioIommuType1DirtyBitmap0 }, { size: sizeVfioIommuType1DirtyBitmap1, enc: encVfioIommuType1DirtyBitmap1, dec: decVfioIommuType1DirtyBitmap1, View: ViewVfioIommuType1DirtyBitmap1 }],
-  vfio_iommu_type1_dirty_bitmap_get: [{ size: sizeVfioIommuType1DirtyBitmapGet0, enc: encVfioIommuType1DirtyBitmapGet0, dec: decVfioIommuType1DirtyBitmapGet0, View: ViewVfioIommuType1DirtyBitmapGet0 }, { size: sizeVfioIommuType1DirtyBitmapGet1, enc: encVfioIommuType1DirtyBitmapGet1, dec: decVfioIommuType1DirtyBitmapGet1, View: ViewVfioIommuType1DirtyBitmapGet1 }],
-  vfio_iommu_spapr_tce_ddw_info: [{ size: sizeVfioIommuSpaprTceDdwInfo0, enc: encVfioIommuSpaprTceDdwInfo0, dec: decVfioIommuSpaprTceDdwInfo0, View: ViewVfioIommuSpaprTceDdwInfo0 }, { size: sizeVfioIommuSpaprTceDdwInfo1, enc: encVfioIommuSpaprTceDdwInfo1, dec: decVfioIommuSpaprTceDdwInfo1, View: ViewVfioIommuSpaprTceDdwInfo1 }],
-  vfio_iommu_spapr_tce_info: [{ size: sizeVfioIommuSpaprTceInfo0, enc: encVfioIommuSpaprTceInfo0, dec: decVfioIommuSpaprTceInfo0, View: ViewVfioIommuSpaprTceInfo0 }, { size: sizeVfioIommuSpaprTceInfo1, enc: encVfioIommuSpaprTceInfo1, dec: decVfioIommuSpaprTceInfo1, View: ViewVfioIommuSpaprTceInfo1 }],
-  vfio_eeh_pe_err: [{ size: sizeVfioEehPeErr0, enc: encVfioEehPeErr0, dec: decVfioEehPeErr0, View: ViewVfioEehPeErr0 }, { size: sizeVfioEehPeErr1, enc: encVfioEehPeErr1, dec: decVfioEehPeErr1, View: ViewVfioEehPeErr1 }],
-  vfio_eeh_pe_op: [{ size: sizeVfioEehPeOp0, enc: encVfioEehPeOp0, dec: decVfioEehPeOp0, View: ViewVfioEehPeOp0 }, { size: sizeVfioEehPeOp1, enc: encVfioEehPeOp1, dec: decVfioEehPeOp1, View: ViewVfioEehPeOp1 }],
-  vfio_iommu_spapr_register_memory: [{ size: sizeVfioIommuSpaprRegisterMemory0, enc: encVfioIommuSpaprRegisterMemory0, dec: decVfioIommuSpaprRegisterMemory0, View: ViewVfioIommuSpaprRegisterMemory0 }, { size: sizeVfioIommuSpaprRegisterMemory1, enc: encVfioIommuSpaprRegisterMemory1, dec: decVfioIommuSpaprRegisterMemory1, View: ViewVfioIommuSpaprRegisterMemory1 }],
-  vfio_iommu_spapr_tce_create: [{ size: sizeVfioIommuSpaprTceCreate0, enc: encVfioIommuSpaprTceCreate0, dec: decVfioIommuSpaprTceCreate0, View: ViewVfioIommuSpaprTceCreate0 }, { size: sizeVfioIommuSpaprTceCreate1, enc: encVfioIommuSpaprTceCreate1, dec: decVfioIommuSpaprTceCreate1, View: ViewVfioIommuSpaprTceCreate1 }],
-  vfio_iommu_spapr_tce_remove: [{ size: sizeVfioIommuSpaprTceRemove0, enc: encVfioIommuSpaprTceRemove0, dec: decVfioIommuSpaprTceRemove0, View: ViewVfioIommuSpaprTceRemove0 }, { size: sizeVfioIommuSpaprTceRemove1, enc: encVfioIommuSpaprTceRemove1, dec: decVfioIommuSpaprTceRemove1, View: ViewVfioIommuSpaprTceRemove1 }],
-  vfio_device_info_cap_pci_atomic_comp: [{ size: sizeVfioDeviceInfoCapPciAtomicComp0, enc: encVfioDeviceInfoCapPciAtomicComp0, dec: decVfioDeviceInfoCapPciAtomicComp0, View: ViewVfioDeviceInfoCapPciAtomicComp0 }, { size: sizeVfioDeviceInfoCapPciAtomicComp1, enc: encVfioDeviceInfoCapPciAtomicComp1, dec: decVfioDeviceInfoCapPciAtomicComp1, View: ViewVfioDeviceInfoCapPciAtomicComp1 }],
-  vfio_device_bind_iommufd: [{ size: sizeVfioDeviceBindIommufd0, enc: encVfioDeviceBindIommufd0, dec: decVfioDeviceBindIommufd0, View: ViewVfioDeviceBindIommufd0 }, { size: sizeVfioDeviceBindIommufd1, enc: encVfioDeviceBindIommufd1, dec: decVfioDeviceBindIommufd1, View: ViewVfioDeviceBindIommufd1 }],
-  vfio_device_attach_iommufd_pt: [{ size: sizeVfioDeviceAttachIommufdPt0, enc: encVfioDeviceAttachIommufdPt0, dec: decVfioDeviceAttachIommufdPt0, View: ViewVfioDeviceAttachIommufdPt0 }, { size: sizeVfioDeviceAttachIommufdPt1, enc: encVfioDeviceAttachIommufdPt1, dec: decVfioDeviceAttachIommufdPt1, View: ViewVfioDeviceAttachIommufdPt1 }],
-  vfio_device_detach_iommufd_pt: [{ size: sizeVfioDeviceDetachIommufdPt0, enc: encVfioDeviceDetachIommufdPt0, dec: decVfioDeviceDetachIommufdPt0, View: ViewVfioDeviceDetachIommufdPt0 }, { size: sizeVfioDeviceDetachIommufdPt1, enc: encVfioDeviceDetachIommufdPt1, dec: decVfioDeviceDetachIommufdPt1, View: ViewVfioDeviceDetachIommufdPt1 }],
-  vfio_precopy_info: [{ size: sizeVfioPrecopyInfo0, enc: encVfioPrecopyInfo0, dec: decVfioPrecopyInfo0, View: ViewVfioPrecopyInfo0 }, { size: sizeVfioPrecopyInfo1, enc: encVfioPrecopyInfo1, dec: decVfioPrecopyInfo1, View: ViewVfioPrecopyInfo1 }],
-  vfio_device_feature_mig_data_size: [{ size: sizeVfioDeviceFeatureMigDataSize0, enc: encVfioDeviceFeatureMigDataSize0, dec: decVfioDeviceFeatureMigDataSize0, View: ViewVfioDeviceFeatureMigDataSize0 }, { size: sizeVfioDeviceFeatureMigDataSize1, enc: encVfioDeviceFeatureMigDataSize1, dec: decVfioDeviceFeatureMigDataSize1, View: ViewVfioDeviceFeatureMigDataSize1 }],
-  vfio_device_feature_bus_master: [{ size: sizeVfioDeviceFeatureBusMaster0, enc: encVfioDeviceFeatureBusMaster0, dec: decVfioDeviceFeatureBusMaster0, View: ViewVfioDeviceFeatureBusMaster0 }, { size: sizeVfioDeviceFeatureBusMaster1, enc: encVfioDeviceFeatureBusMaster1, dec: decVfioDeviceFeatureBusMaster1, View: ViewVfioDeviceFeatureBusMaster1 }],
-  vfio_region_dma_range: [{ size: sizeVfioRegionDmaRange0, enc: encVfioRegionDmaRange0, dec: decVfioRegionDmaRange0, View: ViewVfioRegionDmaRange0 }, { size: sizeVfioRegionDmaRange1, enc: encVfioRegionDmaRange1, dec: decVfioRegionDmaRange1, View: ViewVfioRegionDmaRange1 }],
-  vfio_device_feature_dma_buf: [{ size: sizeVfioDeviceFeatureDmaBuf0, enc: encVfioDeviceFeatureDmaBuf0, dec: decVfioDeviceFeatureDmaBuf0, View: ViewVfioDeviceFeatureDmaBuf0 }, { size: sizeVfioDeviceFeatureDmaBuf1, enc: encVfioDeviceFeatureDmaBuf1, dec: decVfioDeviceFeatureDmaBuf1, View: ViewVfioDeviceFeatureDmaBuf1 }],
-  vfio_device_feature_zpci_err: [{ size: sizeVfioDeviceFeatureZpciErr0, enc: encVfioDeviceFeatureZpciErr0, dec: decVfioDeviceFeatureZpciErr0, View: ViewVfioDeviceFeatureZpciErr0 }, { size: sizeVfioDeviceFeatureZpciErr1, enc: encVfioDeviceFeatureZpciErr1, dec: decVfioDeviceFeatureZpciErr1, View: ViewVfioDeviceFeatureZpciErr1 }],
+/** Per struct, one codec factory per layout class. */
+export const codecFactories: {
+  readonly [N in StructName]: readonly ((arch: Arch, le: boolean, layout: StructLayoutInfo) => StructCodec<StructTypes[N]>)[];
+} = {
+  vfio_info_cap_header: [makeVfioInfoCapHeader0, makeVfioInfoCapHeader1],
+  vfio_group_status: [makeVfioGroupStatus0, makeVfioGroupStatus1],
+  vfio_device_info: [makeVfioDeviceInfo0, makeVfioDeviceInfo1],
+  vfio_region_info: [makeVfioRegionInfo0, makeVfioRegionInfo1],
+  vfio_region_sparse_mmap_area: [makeVfioRegionSparseMmapArea0, makeVfioRegionSparseMmapArea1],
+  vfio_region_info_cap_sparse_mmap: [makeVfioRegionInfoCapSparseMmap0, makeVfioRegionInfoCapSparseMmap1],
+  vfio_region_info_cap_type: [makeVfioRegionInfoCapType0, makeVfioRegionInfoCapType1],
+  vfio_region_gfx_edid: [makeVfioRegionGfxEdid0, makeVfioRegionGfxEdid1],
+  vfio_device_migration_info: [makeVfioDeviceMigrationInfo0, makeVfioDeviceMigrationInfo1],
+  vfio_region_info_cap_nvlink2_ssatgt: [makeVfioRegionInfoCapNvlink2Ssatgt0, makeVfioRegionInfoCapNvlink2Ssatgt1],
+  vfio_region_info_cap_nvlink2_lnkspd: [makeVfioRegionInfoCapNvlink2Lnkspd0, makeVfioRegionInfoCapNvlink2Lnkspd1],
+  vfio_irq_info: [makeVfioIrqInfo0, makeVfioIrqInfo1],
+  vfio_irq_set: [makeVfioIrqSet0, makeVfioIrqSet1],
+  vfio_pci_dependent_device: [makeVfioPciDependentDevice0, makeVfioPciDependentDevice1],
+  vfio_pci_hot_reset_info: [makeVfioPciHotResetInfo0, makeVfioPciHotResetInfo1],
+  vfio_pci_hot_reset: [makeVfioPciHotReset0, makeVfioPciHotReset1],
+  vfio_device_gfx_plane_info: [makeVfioDeviceGfxPlaneInfo0, makeVfioDeviceGfxPlaneInfo1],
+  vfio_device_ioeventfd: [makeVfioDeviceIoeventfd0, makeVfioDeviceIoeventfd1],
+  vfio_device_feature: [makeVfioDeviceFeature0, makeVfioDeviceFeature1],
+  vfio_device_feature_migration: [makeVfioDeviceFeatureMigration0, makeVfioDeviceFeatureMigration1],
+  vfio_device_feature_mig_state: [makeVfioDeviceFeatureMigState0, makeVfioDeviceFeatureMigState1],
+  vfio_device_low_power_entry_with_wakeup: [makeVfioDeviceLowPowerEntryWithWakeup0, makeVfioDeviceLowPowerEntryWithWakeup1],
+  vfio_device_feature_dma_logging_control: [makeVfioDeviceFeatureDmaLoggingControl0, makeVfioDeviceFeatureDmaLoggingControl1],
+  vfio_device_feature_dma_logging_range: [makeVfioDeviceFeatureDmaLoggingRange0, makeVfioDeviceFeatureDmaLoggingRange1],
+  vfio_device_feature_dma_logging_report: [makeVfioDeviceFeatureDmaLoggingReport0, makeVfioDeviceFeatureDmaLoggingReport1],
+  vfio_iommu_type1_info: [makeVfioIommuType1Info0, makeVfioIommuType1Info1],
+  vfio_iova_range: [makeVfioIovaRange0, makeVfioIovaRange1],
+  vfio_iommu_type1_info_cap_iova_range: [makeVfioIommuType1InfoCapIovaRange0, makeVfioIommuType1InfoCapIovaRange1],
+  vfio_iommu_type1_info_cap_migration: [makeVfioIommuType1InfoCapMigration0, makeVfioIommuType1InfoCapMigration1],
+  vfio_iommu_type1_info_dma_avail: [makeVfioIommuType1InfoDmaAvail0, makeVfioIommuType1InfoDmaAvail1],
+  vfio_iommu_type1_dma_map: [makeVfioIommuType1DmaMap0, makeVfioIommuType1DmaMap1],
+  vfio_bitmap: [makeVfioBitmap0, makeVfioBitmap1],
+  vfio_iommu_type1_dma_unmap: [makeVfioIommuType1DmaUnmap0, makeVfioIommuType1DmaUnmap1],
+  vfio_iommu_type1_dirty_bitmap: [makeVfioIommuType1DirtyBitmap0, makeVfioIommuType1DirtyBitmap1],
+  vfio_iommu_type1_dirty_bitmap_get: [makeVfioIommuType1DirtyBitmapGet0, makeVfioIommuType1DirtyBitmapGet1],
+  vfio_iommu_spapr_tce_ddw_info: [makeVfioIommuSpaprTceDdwInfo0, makeVfioIommuSpaprTceDdwInfo1],
+  vfio_iommu_spapr_tce_info: [makeVfioIommuSpaprTceInfo0, makeVfioIommuSpaprTceInfo1],
+  vfio_eeh_pe_err: [makeVfioEehPeErr0, makeVfioEehPeErr1],
+  vfio_eeh_pe_op: [makeVfioEehPeOp0, makeVfioEehPeOp1],
+  vfio_iommu_spapr_register_memory: [makeVfioIommuSpaprRegisterMemory0, makeVfioIommuSpaprRegisterMemory1],
+  vfio_iommu_spapr_tce_create: [makeVfioIommuSpaprTceCreate0, makeVfioIommuSpaprTceCreate1],
+  vfio_iommu_spapr_tce_remove: [makeVfioIommuSpaprTceRemove0, makeVfioIommuSpaprTceRemove1],
+  vfio_device_info_cap_pci_atomic_comp: [makeVfioDeviceInfoCapPciAtomicComp0, makeVfioDeviceInfoCapPciAtomicComp1],
+  vfio_device_bind_iommufd: [makeVfioDeviceBindIommufd0, makeVfioDeviceBindIommufd1],
+  vfio_device_attach_iommufd_pt: [makeVfioDeviceAttachIommufdPt0, makeVfioDeviceAttachIommufdPt1],
+  vfio_device_detach_iommufd_pt: [makeVfioDeviceDetachIommufdPt0, makeVfioDeviceDetachIommufdPt1],
+  vfio_precopy_info: [makeVfioPrecopyInfo0, makeVfioPrecopyInfo1],
+  vfio_device_feature_mig_data_size: [makeVfioDeviceFeatureMigDataSize0, makeVfioDeviceFeatureMigDataSize1],
+  vfio_device_feature_bus_master: [makeVfioDeviceFeatureBusMaster0, makeVfioDeviceFeatureBusMaster1],
+  vfio_region_dma_range: [makeVfioRegionDmaRange0, makeVfioRegionDmaRange1],
+  vfio_device_feature_dma_buf: [makeVfioDeviceFeatureDmaBuf0, makeVfioDeviceFeatureDmaBuf1],
+  vfio_device_feature_zpci_err: [makeVfioDeviceFeatureZpciErr0, makeVfioDeviceFeatureZpciErr1],
 };
 /** sizeof, alignof and every member's offset, per ABI, from the compiler probe. */
 export const structLayouts: { readonly [N in StructName]: Readonly<Record<Arch, StructLayoutInfo>> } = {

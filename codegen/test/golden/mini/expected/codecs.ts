@@ -3,7 +3,7 @@
 // vfio-ts-gen: uapi codecs
 
 import * as check from '../check.js';
-import type { CodecImpl, StructInit, StructLayoutInfo, StructView } from '../codec.js';
+import { type StructCodec, type StructInit, type StructLayoutInfo, type StructView, structCodec } from '../codec.js';
 import type { Arch } from './abi.js';
 import type { VfioInfoCapHeader, VfioMiniRange, VfioMini, StructName, StructTypes } from './types.js';
 function sizeVfioInfoCapHeader0(_v: StructInit<VfioInfoCapHeader>): number {
@@ -55,6 +55,32 @@ class ViewVfioInfoCapHeader0 {
   }
 }
 
+function makeVfioInfoCapHeader0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioInfoCapHeader> {
+  return structCodec<VfioInfoCapHeader>('vfio_info_cap_header', arch, le, layout, {
+    encodedSize: sizeVfioInfoCapHeader0,
+    encode(value: StructInit<VfioInfoCapHeader>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioInfoCapHeader0(value));
+      encVfioInfoCapHeader0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioInfoCapHeader>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioInfoCapHeader0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_info_cap_header', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioInfoCapHeader0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioInfoCapHeader {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_info_cap_header', 8, source.length - offset);
+      return decVfioInfoCapHeader0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioInfoCapHeader> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_info_cap_header', 8, source.length - offset);
+      return new ViewVfioInfoCapHeader0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioInfoCapHeader1(_v: StructInit<VfioInfoCapHeader>): number {
   return 8;
 }
@@ -104,6 +130,32 @@ class ViewVfioInfoCapHeader1 {
   }
 }
 
+function makeVfioInfoCapHeader1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioInfoCapHeader> {
+  return structCodec<VfioInfoCapHeader>('vfio_info_cap_header', arch, le, layout, {
+    encodedSize: sizeVfioInfoCapHeader1,
+    encode(value: StructInit<VfioInfoCapHeader>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioInfoCapHeader1(value));
+      encVfioInfoCapHeader1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioInfoCapHeader>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioInfoCapHeader1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_info_cap_header', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioInfoCapHeader1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioInfoCapHeader {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_info_cap_header', 8, source.length - offset);
+      return decVfioInfoCapHeader1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioInfoCapHeader> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_info_cap_header', 8, source.length - offset);
+      return new ViewVfioInfoCapHeader1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioMiniRange0(_v: StructInit<VfioMiniRange>): number {
   return 16;
 }
@@ -143,6 +195,32 @@ class ViewVfioMiniRange0 {
   }
 }
 
+function makeVfioMiniRange0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioMiniRange> {
+  return structCodec<VfioMiniRange>('vfio_mini_range', arch, le, layout, {
+    encodedSize: sizeVfioMiniRange0,
+    encode(value: StructInit<VfioMiniRange>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioMiniRange0(value));
+      encVfioMiniRange0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioMiniRange>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioMiniRange0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_mini_range', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioMiniRange0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioMiniRange {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_mini_range', 16, source.length - offset);
+      return decVfioMiniRange0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioMiniRange> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_mini_range', 16, source.length - offset);
+      return new ViewVfioMiniRange0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioMiniRange1(_v: StructInit<VfioMiniRange>): number {
   return 16;
 }
@@ -180,6 +258,32 @@ class ViewVfioMiniRange1 {
   set end(value: bigint) {
     this._dv.setBigUint64(this._o + 8, check.u64(value, 'vfio_mini_range.end'), this._le);
   }
+}
+
+function makeVfioMiniRange1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioMiniRange> {
+  return structCodec<VfioMiniRange>('vfio_mini_range', arch, le, layout, {
+    encodedSize: sizeVfioMiniRange1,
+    encode(value: StructInit<VfioMiniRange>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioMiniRange1(value));
+      encVfioMiniRange1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioMiniRange>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioMiniRange1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_mini_range', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioMiniRange1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioMiniRange {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_mini_range', 16, source.length - offset);
+      return decVfioMiniRange1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioMiniRange> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_mini_range', 16, source.length - offset);
+      return new ViewVfioMiniRange1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
 }
 
 function sizeVfioMini0(v: StructInit<VfioMini>): number {
@@ -273,6 +377,32 @@ class ViewVfioMini0 {
   }
 }
 
+function makeVfioMini0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioMini> {
+  return structCodec<VfioMini>('vfio_mini', arch, le, layout, {
+    encodedSize: sizeVfioMini0,
+    encode(value: StructInit<VfioMini>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioMini0(value));
+      encVfioMini0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioMini>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioMini0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_mini', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioMini0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioMini {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_mini', 24, source.length - offset);
+      return decVfioMini0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioMini> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_mini', 24, source.length - offset);
+      return new ViewVfioMini0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 function sizeVfioMini1(v: StructInit<VfioMini>): number {
   return Math.max(24, 24 + (v.ranges?.length ?? 0) * 16);
 }
@@ -364,12 +494,41 @@ class ViewVfioMini1 {
   }
 }
 
+function makeVfioMini1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioMini> {
+  return structCodec<VfioMini>('vfio_mini', arch, le, layout, {
+    encodedSize: sizeVfioMini1,
+    encode(value: StructInit<VfioMini>): Uint8Array {
+      const bytes = new Uint8Array(sizeVfioMini1(value));
+      encVfioMini1(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<VfioMini>, target: Uint8Array, offset = 0): number {
+      const n = sizeVfioMini1(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_mini', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encVfioMini1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): VfioMini {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_mini', 24, source.length - offset);
+      return decVfioMini1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<VfioMini> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_mini', 24, source.length - offset);
+      return new ViewVfioMini1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 /** Which layout class each ABI's codecs come from. */
 export const layoutClassOf: Readonly<Record<Arch, number>> = { x86_64: 0, aarch64: 0, ppc64le: 0, ppc64: 0, i386: 1 };
-export const codecImpls: { readonly [N in StructName]: readonly CodecImpl<StructTypes[N]>[] } = {
-  vfio_info_cap_header: [{ size: sizeVfioInfoCapHeader0, enc: encVfioInfoCapHeader0, dec: decVfioInfoCapHeader0, View: ViewVfioInfoCapHeader0 }, { size: sizeVfioInfoCapHeader1, enc: encVfioInfoCapHeader1, dec: decVfioInfoCapHeader1, View: ViewVfioInfoCapHeader1 }],
-  vfio_mini_range: [{ size: sizeVfioMiniRange0, enc: encVfioMiniRange0, dec: decVfioMiniRange0, View: ViewVfioMiniRange0 }, { size: sizeVfioMiniRange1, enc: encVfioMiniRange1, dec: decVfioMiniRange1, View: ViewVfioMiniRange1 }],
-  vfio_mini: [{ size: sizeVfioMini0, enc: encVfioMini0, dec: decVfioMini0, View: ViewVfioMini0 }, { size: sizeVfioMini1, enc: encVfioMini1, dec: decVfioMini1, View: ViewVfioMini1 }],
+/** Per struct, one codec factory per layout class. */
+export const codecFactories: {
+  readonly [N in StructName]: readonly ((arch: Arch, le: boolean, layout: StructLayoutInfo) => StructCodec<StructTypes[N]>)[];
+} = {
+  vfio_info_cap_header: [makeVfioInfoCapHeader0, makeVfioInfoCapHeader1],
+  vfio_mini_range: [makeVfioMiniRange0, makeVfioMiniRange1],
+  vfio_mini: [makeVfioMini0, makeVfioMini1],
 };
 /** sizeof, alignof and every member's offset, per ABI, from the compiler probe. */
 export const structLayouts: { readonly [N in StructName]: Readonly<Record<Arch, StructLayoutInfo>> } = {
