@@ -80,6 +80,19 @@ interface ArgRule {
 /** Sentinel for names that are not VFIO ioctls of @vfio-ts/uapi (FIONREAD, …): only the name is reported. */
 const untracked: ArgRule = { request: -1, kind: 'untracked', minBytes: 0, argszOffset: undefined };
 
+interface Reader {
+  resolve(value: bigint): void;
+  reject(error: unknown): void;
+  /** Removes the reader's abort listener. */
+  detach(): void;
+}
+
+interface Watch {
+  handle: { close(): void } | undefined;
+  /** Oldest first: each readiness report serves the oldest reader. */
+  readonly readers: Reader[];
+}
+
 /** What a FinalizationRegistry needs to give a placeholder's address space back once no view can reach it. */
 interface Released {
   readonly address: bigint;
@@ -101,6 +114,8 @@ class KoffiBackendImpl implements KoffiBackend {
   readonly #fds = new Map<number, FdKind>();
   readonly #mappings = new Map<bigint, { mapping: Mapping; state: Released }>();
   readonly #placeholders: FinalizationRegistry<Released>;
+  /** One libuv poll per eventfd with pending readEventfd calls (libuv allows one poll handle per fd). */
+  readonly #watches = new Map<number, Watch>();
 
   constructor(arch: Arch, libc: Libc) {
     this.arch = arch;
@@ -135,6 +150,12 @@ class KoffiBackendImpl implements KoffiBackend {
 
   close(fd: number): void {
     const fdKind = this.#fds.get(fd);
+    // libuv must stop polling an fd before it is closed (a closed fd can never become readable, and its number may
+    // be reused), so pending readEventfd calls on it end now, as a read of a closed fd would.
+    this.#endWatch(
+      fd,
+      new VfioSystemError(errnoNumber('EBADF', this.arch), { syscall: 'read', fd, hint: 'the fd was closed' }),
+    );
     // Forget the fd even on failure: after close(2) fails (EINTR, EIO) Linux has released the descriptor anyway.
     this.#fds.delete(fd);
     if (this.#libc.close(fd) < 0) throw new VfioSystemError(lastErrno(), { syscall: 'close', fd, ...kind(fdKind) });
@@ -258,41 +279,74 @@ class KoffiBackendImpl implements KoffiBackend {
         reject(signal.reason);
         return;
       }
-      const buffer = new Uint8Array(8);
-      let handle: { close(): void } | undefined;
-      const finish = (): void => {
-        handle?.close();
-        handle = undefined;
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const onAbort = (): void => {
-        finish();
-        reject(signal!.reason);
-      };
-      const onReadable = (): void => {
-        const n = this.#libc.read(fd, buffer);
-        if (n === 8) {
-          finish();
-          resolve(new DataView(buffer.buffer).getBigUint64(0, this.littleEndian));
+      let watch = this.#watches.get(fd);
+      if (watch === undefined) {
+        // koffi aborts the whole process when libuv refuses to poll an fd (koffi 3.3.4 throws from a native
+        // constructor): only a live eventfd may reach pollReadable, and only once (libuv allows one poll handle per
+        // fd, so every reader of an fd shares it). procfs says which kind an fd is.
+        const refusal = this.#notAnEventfd(fd);
+        if (refusal !== undefined) {
+          reject(refusal);
           return;
         }
-        // eventfd reads are all or nothing, so a short read cannot happen; EIO stands for "impossible" if it does.
-        const errno = n < 0 ? lastErrno() : errnoNumber('EIO', this.arch);
-        // Another reader drained the counter between the readiness report and our read: keep waiting.
-        if (errnoName(errno, this.arch) === 'EAGAIN') return;
-        finish();
-        reject(new VfioSystemError(errno, { syscall: 'read', fd, ...kind(this.#fds.get(fd)) }));
-      };
-      // koffi aborts the whole process when libuv refuses to poll an fd (koffi 3.3.4 throws from a native
-      // constructor), so only a live eventfd may reach pollReadable. procfs says which kind an fd is.
-      const refusal = this.#notAnEventfd(fd);
-      if (refusal !== undefined) {
-        reject(refusal);
-        return;
+        const created: Watch = { handle: undefined, readers: [] };
+        created.handle = this.#libc.pollReadable(fd, () => this.#onReadable(fd, created));
+        this.#watches.set(fd, created);
+        watch = created;
       }
-      handle = this.#libc.pollReadable(fd, onReadable);
+      const reader: Reader = {
+        resolve,
+        reject,
+        detach: () => signal?.removeEventListener('abort', onAbort),
+      };
+      const onAbort = (): void => {
+        this.#dropReader(fd, reader);
+        reject(signal!.reason);
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
+      watch.readers.push(reader);
     });
+  }
+
+  /** The fd is readable: the oldest reader takes the counter; a drained counter (EAGAIN) means wait again. */
+  #onReadable(fd: number, watch: Watch): void {
+    const reader = watch.readers[0];
+    if (reader === undefined) return;
+    const buffer = new Uint8Array(8);
+    const n = this.#libc.read(fd, buffer);
+    if (n === 8) {
+      this.#dropReader(fd, reader);
+      reader.resolve(new DataView(buffer.buffer).getBigUint64(0, this.littleEndian));
+      return;
+    }
+    // eventfd reads are all or nothing, so a short read cannot happen; EIO stands for "impossible" if it does.
+    const errno = n < 0 ? lastErrno() : errnoNumber('EIO', this.arch);
+    if (errnoName(errno, this.arch) === 'EAGAIN') return;
+    this.#endWatch(fd, new VfioSystemError(errno, { syscall: 'read', fd, ...kind(this.#fds.get(fd)) }));
+  }
+
+  #dropReader(fd: number, reader: Reader): void {
+    reader.detach();
+    const watch = this.#watches.get(fd);
+    if (watch === undefined) return;
+    const at = watch.readers.indexOf(reader);
+    if (at >= 0) watch.readers.splice(at, 1);
+    if (watch.readers.length === 0) {
+      watch.handle?.close();
+      this.#watches.delete(fd);
+    }
+  }
+
+  /** Stops polling `fd` and fails every pending reader with `error`. */
+  #endWatch(fd: number, error: Error): void {
+    const watch = this.#watches.get(fd);
+    if (watch === undefined) return;
+    watch.handle?.close();
+    this.#watches.delete(fd);
+    for (const reader of watch.readers.splice(0)) {
+      reader.detach();
+      reader.reject(error);
+    }
   }
 
   #notAnEventfd(fd: number): Error | undefined {

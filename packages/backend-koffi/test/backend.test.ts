@@ -401,6 +401,41 @@ describe('eventfd', () => {
     }
   });
 
+  it('serves concurrent readers of one eventfd oldest first, and lets one of them abort', async () => {
+    const fd = backend.eventfd();
+    try {
+      const first = backend.readEventfd(fd);
+      const controller = new AbortController();
+      const aborted = backend.readEventfd(fd, { signal: controller.signal });
+      const third = backend.readEventfd(fd);
+      controller.abort(new Error('not me'));
+      await expect(aborted).rejects.toThrow('not me');
+      backend.writeEventfd(fd, 1n);
+      expect(await first).toBe(1n);
+      backend.writeEventfd(fd, 2n);
+      expect(await third).toBe(2n);
+    } finally {
+      backend.close(fd);
+    }
+  });
+
+  it('ends a pending read with EBADF when the eventfd is closed', async () => {
+    const fd = backend.eventfd();
+    const first = backend.readEventfd(fd);
+    const second = backend.readEventfd(fd);
+    backend.close(fd);
+    await expect(first).rejects.toMatchObject({ code: 'EBADF', syscall: 'read', fd });
+    await expect(second).rejects.toMatchObject({ code: 'EBADF', syscall: 'read', fd });
+    // The descriptor number is free again and a new eventfd on it works normally.
+    const again = backend.eventfd();
+    try {
+      backend.writeEventfd(again, 9n);
+      expect(await backend.readEventfd(again)).toBe(9n);
+    } finally {
+      backend.close(again);
+    }
+  });
+
   it('reports EBADF for a closed eventfd and EINVAL for an overflowing write', async () => {
     await expect(backend.readEventfd(closedFd())).rejects.toMatchObject({ code: 'EBADF', syscall: 'read' });
     const [r, w] = makePipe();
