@@ -83,3 +83,10 @@ export function unmapDma(p: SimProcessBackend, c: number, iova: bigint, size: bi
 }
 
 export { minArgsz };
+
+/** The config region's offset in the device fd, as GET_REGION_INFO reports it. */
+export function configOffset(p: SimProcessBackend, d: number): bigint {
+  const b = struct(p, 'vfio_region_info', { index: VFIO_PCI_CONFIG_REGION_INDEX });
+  p.ioctl(d, nr(p, 'VFIO_DEVICE_GET_REGION_INFO'), b);
+  return decode(p, 'vfio_region_info', b).offset;
+}
