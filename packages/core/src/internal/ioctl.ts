@@ -73,7 +73,10 @@ function checkKind(name: IoctlName, fdKind: FdKind, argKind: IoctlSpec['arg']['k
   return s;
 }
 
-/** Re-raises a backend's failure as the typed API's error: the ioctl named, the fd kind, the hint for the cause. */
+/**
+ * Re-raises a backend's failure as the typed API's error: the ioctl named, the fd kind, the hint for the cause.
+ * The backend's own extras (a path only some backends know) are dropped so that every backend fails alike.
+ */
 function ioctlFailure(error: unknown, name: IoctlName, fd: number, fdKind: FdKind): unknown {
   if (!(error instanceof VfioSystemError)) return error;
   const hint = ioctlHint(name, error.code) ?? error.hint;
@@ -82,7 +85,6 @@ function ioctlFailure(error: unknown, name: IoctlName, fd: number, fdKind: FdKin
     ioctl: name,
     fdKind,
     fd,
-    ...(error.path !== undefined ? { path: error.path } : {}),
     ...(hint !== undefined ? { hint } : {}),
   });
 }
