@@ -1,7 +1,15 @@
 // SPDX-License-Identifier: MIT
 /** Test helpers in ok / expected-errno pairs (iommufd selftest style), and a ready container on x86_64-q35. */
 import { isSystemError } from '@vfio-ts/core';
-import { codec, type IoctlName, ioctlNumber, minArgsz, type StructName, VFIO_TYPE1v2_IOMMU } from '@vfio-ts/uapi';
+import {
+  codec,
+  type IoctlName,
+  ioctlNumber,
+  minArgsz,
+  type StructName,
+  VFIO_PCI_CONFIG_REGION_INDEX,
+  VFIO_TYPE1v2_IOMMU,
+} from '@vfio-ts/uapi';
 import { expect } from 'vitest';
 import { SimKernel, type SimProcessBackend } from '../../src/index.js';
 
