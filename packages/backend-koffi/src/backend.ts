@@ -199,7 +199,11 @@ class KoffiBackendImpl implements KoffiBackend {
   mmap(options: MmapOptions): Mapping {
     const { length } = options;
     if (!Number.isSafeInteger(length) || length <= 0) {
-      throw new VfioTsError('VFIO_TS_BAD_LENGTH', `mmap length must be a positive integer, got ${length}`);
+      // What mmap(2) answers for a zero length; the Backend contract admits only errno-shaped failures.
+      throw new VfioSystemError(errnoNumber('EINVAL', this.arch), {
+        syscall: 'mmap',
+        hint: `length must be a positive integer, got ${length}`,
+      });
     }
     const rounded = Math.ceil(length / this.pageSize) * this.pageSize;
     const prot = options.prot ?? this.#sc.PROT_READ | this.#sc.PROT_WRITE;
@@ -234,11 +238,13 @@ class KoffiBackendImpl implements KoffiBackend {
   munmap(mapping: Mapping): void {
     const entry = this.#mappings.get(mapping.address);
     if (entry === undefined || entry.mapping !== mapping) {
-      throw new VfioTsError(
-        'VFIO_TS_NOT_MAPPED',
-        `munmap of 0x${mapping.address.toString(16)} (${mapping.length} bytes): not a live mapping of this ` +
-          'backend (already unmapped, or made elsewhere)',
-      );
+      // EINVAL, as @vfio-ts/backend-sim answers: unmapping what is not (or no longer) ours must never touch memory.
+      throw new VfioSystemError(errnoNumber('EINVAL', this.arch), {
+        syscall: 'munmap',
+        hint:
+          `0x${mapping.address.toString(16)} (${mapping.length} bytes) is not a live mapping of this backend ` +
+          '(already unmapped, or made elsewhere)',
+      });
     }
     // The mapping's ArrayBuffer cannot be detached (koffi's external buffers are not detachable), and code may still
     // hold `bytes`. A plain munmap would let such a view crash the process, or worse, alias whatever is mapped at
@@ -357,7 +363,11 @@ class KoffiBackendImpl implements KoffiBackend {
       return new VfioSystemError(errnoNumber('EBADF', this.arch), { syscall: 'read', fd });
     }
     if (fdinfo.includes('eventfd-count:')) return undefined;
-    return new VfioTsError('VFIO_TS_NOT_AN_EVENTFD', `readEventfd: fd ${fd} is not an eventfd`);
+    return new VfioSystemError(errnoNumber('EINVAL', this.arch), {
+      syscall: 'read',
+      fd,
+      hint: `fd ${fd} is not an eventfd`,
+    });
   }
 
   writeEventfd(fd: number, value: bigint): void {

@@ -310,15 +310,15 @@ describe('mmap / munmap', () => {
   it('refuses a double munmap and a mapping it did not make', () => {
     const mapping = backend.mmap({ length: 1 });
     backend.munmap(mapping);
-    const error = expectRefused('VFIO_TS_NOT_MAPPED', () => backend.munmap(mapping));
+    const error = expectErrno('EINVAL', 'munmap', () => backend.munmap(mapping));
     expect(error.message).toContain(mapping.address.toString(16));
 
     const live = backend.mmap({ length: 1 });
     try {
       const forged = { address: live.address, length: live.length, bytes: live.bytes };
-      expectRefused('VFIO_TS_NOT_MAPPED', () => backend.munmap(forged));
+      expectErrno('EINVAL', 'munmap', () => backend.munmap(forged));
       const other = createKoffiBackend();
-      expectRefused('VFIO_TS_NOT_MAPPED', () => other.munmap(live));
+      expectErrno('EINVAL', 'munmap', () => other.munmap(live));
     } finally {
       backend.munmap(live);
     }
@@ -327,7 +327,7 @@ describe('mmap / munmap', () => {
   it('reports the errno of a failed mmap and keeps nothing', () => {
     const error = expectErrno('EBADF', 'mmap', () => backend.mmap({ length: 4096, fd: closedFd() }));
     expect(error.fd).toBeTypeOf('number');
-    expectRefused('VFIO_TS_BAD_LENGTH', () => backend.mmap({ length: 0 }));
+    expectErrno('EINVAL', 'mmap', () => backend.mmap({ length: 0 }));
   });
 
   it('returns the address space of unmapped ranges once their views are garbage-collected', async () => {
@@ -440,7 +440,7 @@ describe('eventfd', () => {
     await expect(backend.readEventfd(closedFd())).rejects.toMatchObject({ code: 'EBADF', syscall: 'read' });
     const [r, w] = makePipe();
     try {
-      await expect(backend.readEventfd(r)).rejects.toMatchObject({ code: 'VFIO_TS_NOT_AN_EVENTFD' });
+      await expect(backend.readEventfd(r)).rejects.toMatchObject({ code: 'EINVAL', syscall: 'read', fd: r });
     } finally {
       backend.close(r);
       backend.close(w);
