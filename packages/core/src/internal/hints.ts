@@ -15,6 +15,9 @@ const byIoctl: Partial<Record<IoctlName, Partial<Record<string, string>>>> = {
     ENOSPC: 'the container reached its DMA mapping limit (vfio_iommu_type1 dma_entry_limit): map fewer, larger buffers',
     EEXIST: 'the IOVA range overlaps an existing mapping',
     ENXIO: 'no DMA window contains this IOVA (sPAPR): create a window or map inside the default one',
+    EINVAL:
+      'IOVA, address and size must be aligned to the IOMMU page size; on sPAPR v2 the memory must be registered and ' +
+      "backed by pages at least as large as the window's IOMMU page (hugepages for 64K+ TCEs on a 4K kernel)",
   },
   VFIO_IOMMU_SPAPR_REGISTER_MEMORY: {
     ENOMEM: memlock,
@@ -27,6 +30,7 @@ const byIoctl: Partial<Record<IoctlName, Partial<Record<string, string>>>> = {
     ENOENT: 'this exact range was not registered with this container',
   },
   VFIO_IOMMU_SPAPR_TCE_CREATE: {
+    EINVAL: 'page_shift must be one of ddw.pgsizes, window_size a power of two, levels within what the platform allows',
     ENOMEM: `the TCE table could not be allocated or charged: ${memlock}`,
     ENOSPC: 'both DMA windows are in use: remove one first',
   },
