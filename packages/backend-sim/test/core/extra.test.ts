@@ -2,6 +2,7 @@
 /** Scenarios 64 and 68, and the memory rules behind "no mapping points at freed memory". */
 import { ioctlNumber, VFIO_SPAPR_TCE_v2_IOMMU, VFIO_TYPE1_IOMMU } from '@vfio-ts/uapi';
 import { describe, expect, it } from 'vitest';
+import type { EduDevice } from '../../src/devices/edu.js';
 import { SimKernel } from '../../src/index.js';
 import { checkInvariants, device, livePages, lockedVm, mmapHuge } from '../../src/testing/index.js';
 import { configOffset, cstr, EDU, expectErrno, mapDma, nr, setup, struct, unmapDma } from './helpers.js';
@@ -54,7 +55,7 @@ describe('pinned memory outlives munmap, and only pinned memory', () => {
     w64(0x88n, 0x40000n);
     w64(0x90n, 4n);
     w64(0x98n, 1n);
-    expect([...(device(kernel, EDU) as unknown as { dmaBuf: Uint8Array }).dmaBuf.subarray(0, 4)]).toEqual([1, 2, 3, 4]);
+    expect([...(device(kernel, EDU) as EduDevice).dmaBuf.subarray(0, 4)]).toEqual([1, 2, 3, 4]);
     unmapDma(p, c, 0x100000n, 4096n);
     expect(livePages(kernel)).toBe(before - 1);
     expect(lockedVm(p)).toBe(0);

@@ -30,6 +30,7 @@ import {
   VFIO_REGION_INFO_FLAG_WRITE,
 } from '@vfio-ts/uapi';
 import { describe, expect, it } from 'vitest';
+import type { EduDevice } from '../../src/devices/edu.js';
 import { SimKernel, type SimProcessBackend, x86Q35Profile } from '../../src/index.js';
 import { device, recordIommuFaults } from '../../src/testing/index.js';
 import { cstr, decode, E1000, EDU, expectErrno, intArg, mapDma, nr, setup, struct, unmapDma } from '../core/helpers.js';
@@ -423,7 +424,7 @@ describe('edu', () => {
     expect(await pending).toBe(1n);
     write32(p, d, 0x64n, 0x1);
     write32(p, d, 0x60n, 0x2);
-    expect(device(p.kernel, EDU).irqStatus).toBe(2n);
+    expect((device(p.kernel, EDU) as EduDevice).irqStatus).toBe(2n);
     // Masked: no new signal until UNMASK, then the still-asserted line fires again.
     setIrqs(p, d, { flags: VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK, index: 0, count: 1 });
     expect(await p.readEventfd(e)).toBe(1n);
