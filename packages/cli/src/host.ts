@@ -68,7 +68,11 @@ export function simHost(profileName: string): Host {
       `choose one of: ${Object.keys(profiles).join(', ')}`,
     ]);
   }
-  const profile: PlatformProfile = base.arch.startsWith('ppc64') ? { ...base, eduDmaMask: (1n << 64n) - 1n } : base;
+  return simHostFor(base.arch.startsWith('ppc64') ? { ...base, eduDmaMask: (1n << 64n) - 1n } : base);
+}
+
+/** A simulated machine from a whole profile, taken as it is. */
+export function simHostFor(profile: PlatformProfile): Host {
   const kernel = SimKernel.create(profile);
   const backend = kernel.createProcess();
   const models = new Map<string, string>();
