@@ -7,7 +7,9 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -122,105 +124,164 @@ export function provision(options: ProvisionOptions): GuestImage {
 
   ensureHostTools([recipe.qemu, 'busybox', 'cpio', 'xz', 'zstd', 'dpkg-deb', 'apt-get', 'depmod'], log);
 
-  if (existsSync(stampFile)) {
-    const stamp = JSON.parse(readFileSync(stampFile, 'utf8')) as { key: string; image: GuestImage };
-    if (stamp.key === stampKey && existsSync(stamp.image.kernel) && existsSync(stamp.image.initrd)) return stamp.image;
-  }
-  mkdirSync(archDir, { recursive: true });
-
-  const apt =
-    arch === 'x86_64'
-      ? undefined
-      : new PrivateApt(join(cache, `apt-${debianArch[arch]}`), debianArch[arch], ['bookworm', 'bookworm-backports']);
-  if (apt !== undefined) {
-    log(`${arch}: apt indexes for ${apt.arch}`);
-    apt.update(options.refresh === true);
-  }
-  const debs = join(cache, 'debs', debianArch[arch]);
-
-  // Kernel.
-  const showArgs = ['show', recipe.kernelSuite ? `${recipe.kernelMeta}/${recipe.kernelSuite}` : recipe.kernelMeta];
-  const show = apt ? apt.cache(showArgs) : exec('apt-cache', showArgs).stdout;
-  const kernelPackage = metapackageTarget(firstStanza(show));
-  log(`${arch}: kernel package ${kernelPackage}`);
-  const [kernelDeb] = apt ? apt.download([kernelPackage], debs) : hostAptDownload([kernelPackage], debs);
-  if (kernelDeb === undefined) throw new TestbedError('VFIO_TS_TESTBED_PROVISION', `no .deb for ${kernelPackage}`);
-  const kernelTree = join(archDir, 'kernel');
-  if (!existsSync(join(kernelTree, '.unpacked')) || readFileSync(join(kernelTree, '.unpacked'), 'utf8') !== kernelDeb) {
-    log(`${arch}: unpacking ${kernelDeb}`);
-    rmSync(kernelTree, { recursive: true, force: true });
-    mkdirSync(kernelTree, { recursive: true });
-    exec('dpkg-deb', ['-x', kernelDeb, kernelTree]);
-    // Debian's packages leave modules.dep to the postinst's depmod; kmod's depmod reads modules of any arch.
-    const version = readdirSync(join(kernelTree, 'lib', 'modules'))[0] ?? '';
-    exec('depmod', ['-b', kernelTree, version]);
-    writeFileSync(join(kernelTree, '.unpacked'), kernelDeb);
-  }
-  const bootFiles = readdirSync(join(kernelTree, 'boot'));
-  const kernelName = bootFiles.find((f) => recipe.kernelFile.test(f));
-  if (kernelName === undefined) {
-    throw new TestbedError('VFIO_TS_TESTBED_PROVISION', `${kernelPackage} has no ${recipe.kernelFile} in /boot`);
-  }
-  const kernelVersion = kernelName.replace(recipe.kernelFile, '');
-  const modulesRoot = join(kernelTree, 'lib', 'modules', kernelVersion);
-
-  // Root file system (ppc64le only; the x86_64 guest uses the host's own `/`).
-  let rootDir = '/';
-  let node = process.execPath;
-  let nodeVersion = process.version;
-  let koffiModules = hostKoffiModules();
-  let env: Record<string, string> = {};
-  let busybox = '/bin/busybox';
-  if (arch === 'ppc64le' && apt !== undefined) {
-    rootDir = join(archDir, 'rootfs');
-    const rootDebs = apt.download(ppcRootPackages, debs);
-    if (!existsSync(join(rootDir, '.unpacked'))) {
-      log(`${arch}: unpacking ${rootDebs.length} packages into ${rootDir}`);
-      rmSync(rootDir, { recursive: true, force: true });
-      for (const deb of rootDebs) exec('dpkg-deb', ['-x', deb, rootDir]);
-      for (const d of ['proc', 'sys', 'dev', 'tmp', 'opt']) mkdirSync(join(rootDir, d), { recursive: true });
-      if (!existsSync(join(rootDir, 'bin', 'sh'))) symlinkSync('busybox', join(rootDir, 'bin', 'sh'));
-      installPpcNode(rootDir, log);
-      installPpcKoffi(rootDir, log);
-      writeFileSync(join(rootDir, '.unpacked'), rootDebs.join('\n'));
-    }
-    node = '/opt/node/bin/node';
-    nodeVersion = readFileSync(join(rootDir, 'opt', 'node', 'VERSION'), 'utf8').trim();
-    koffiModules = '/opt/vfio-ts/node_modules';
-    env = { LD_LIBRARY_PATH: '/lib/powerpc64le-linux-gnu:/usr/lib/powerpc64le-linux-gnu' };
-    busybox = join(rootDir, 'bin', 'busybox');
-  }
-
-  // initramfs.
-  const index = parseModuleIndex(
-    readFileSync(join(modulesRoot, 'modules.dep'), 'utf8'),
-    readFileSync(join(modulesRoot, 'modules.builtin'), 'utf8'),
-  );
-  const modules = resolveModules(index, recipe.modules);
-  log(`${arch}: initramfs with ${modules.length} modules`);
-  const initrd = join(archDir, 'initramfs.cpio.gz');
-  buildInitramfs({
-    staging: join(archDir, 'initramfs'),
-    output: initrd,
-    busybox,
-    modules: modules.map((m) => ({ name: m, file: join(modulesRoot, index.paths.get(m) as string) })),
+  const cached = readStamp(stampFile, stampKey);
+  if (cached !== undefined) return cached;
+  mkdirSync(cache, { recursive: true });
+  // Several test processes may provision the same cache at once (two engineers, two vitest workers).
+  return withLock(join(cache, `.lock-${arch}`), () => {
+    const again = readStamp(stampFile, stampKey);
+    return again ?? build();
   });
 
-  const image: GuestImage = {
-    arch,
-    kernelPackage,
-    kernelVersion,
-    kernel: join(kernelTree, 'boot', kernelName),
-    initrd,
-    rootDir,
-    node,
-    nodeVersion,
-    koffiModules,
-    env,
-    modules,
-  };
-  writeFileSync(stampFile, `${JSON.stringify({ key: stampKey, image }, null, 2)}\n`);
-  return image;
+  function build(): GuestImage {
+    mkdirSync(archDir, { recursive: true });
+
+    const apt =
+      arch === 'x86_64'
+        ? undefined
+        : new PrivateApt(join(cache, `apt-${debianArch[arch]}`), debianArch[arch], ['bookworm', 'bookworm-backports']);
+    if (apt !== undefined) {
+      log(`${arch}: apt indexes for ${apt.arch}`);
+      apt.update(options.refresh === true);
+    }
+    const debs = join(cache, 'debs', debianArch[arch]);
+
+    // Kernel.
+    const showArgs = ['show', recipe.kernelSuite ? `${recipe.kernelMeta}/${recipe.kernelSuite}` : recipe.kernelMeta];
+    const show = apt ? apt.cache(showArgs) : exec('apt-cache', showArgs).stdout;
+    const kernelPackage = metapackageTarget(firstStanza(show));
+    log(`${arch}: kernel package ${kernelPackage}`);
+    const [kernelDeb] = apt ? apt.download([kernelPackage], debs) : hostAptDownload([kernelPackage], debs);
+    if (kernelDeb === undefined) throw new TestbedError('VFIO_TS_TESTBED_PROVISION', `no .deb for ${kernelPackage}`);
+    const kernelTree = join(archDir, 'kernel');
+    // Modules are pruned once the initramfs is built, so their absence also means: unpack again.
+    const unpacked = join(kernelTree, '.unpacked');
+    if (
+      !existsSync(unpacked) ||
+      readFileSync(unpacked, 'utf8') !== kernelDeb ||
+      !existsSync(join(kernelTree, 'lib', 'modules'))
+    ) {
+      log(`${arch}: unpacking ${kernelDeb}`);
+      rmSync(kernelTree, { recursive: true, force: true });
+      mkdirSync(kernelTree, { recursive: true });
+      exec('dpkg-deb', ['-x', kernelDeb, kernelTree]);
+      // Debian's packages leave modules.dep to the postinst's depmod; kmod's depmod reads modules of any arch.
+      const version = readdirSync(join(kernelTree, 'lib', 'modules'))[0] ?? '';
+      exec('depmod', ['-b', kernelTree, version]);
+      writeFileSync(join(kernelTree, '.unpacked'), kernelDeb);
+    }
+    const bootFiles = readdirSync(join(kernelTree, 'boot'));
+    const kernelName = bootFiles.find((f) => recipe.kernelFile.test(f));
+    if (kernelName === undefined) {
+      throw new TestbedError('VFIO_TS_TESTBED_PROVISION', `${kernelPackage} has no ${recipe.kernelFile} in /boot`);
+    }
+    const kernelVersion = kernelName.replace(recipe.kernelFile, '');
+    const modulesRoot = join(kernelTree, 'lib', 'modules', kernelVersion);
+
+    // Root file system (ppc64le only; the x86_64 guest uses the host's own `/`).
+    let rootDir = '/';
+    let node = process.execPath;
+    let nodeVersion = process.version;
+    let koffiModules = hostKoffiModules();
+    let env: Record<string, string> = {};
+    let busybox = '/bin/busybox';
+    if (arch === 'ppc64le' && apt !== undefined) {
+      rootDir = join(archDir, 'rootfs');
+      const rootDebs = apt.download(ppcRootPackages, debs);
+      if (!existsSync(join(rootDir, '.unpacked'))) {
+        log(`${arch}: unpacking ${rootDebs.length} packages into ${rootDir}`);
+        rmSync(rootDir, { recursive: true, force: true });
+        for (const deb of rootDebs) exec('dpkg-deb', ['-x', deb, rootDir]);
+        for (const d of ['proc', 'sys', 'dev', 'tmp', 'opt']) mkdirSync(join(rootDir, d), { recursive: true });
+        if (!existsSync(join(rootDir, 'bin', 'sh'))) symlinkSync('busybox', join(rootDir, 'bin', 'sh'));
+        installPpcNode(rootDir, log);
+        installPpcKoffi(rootDir, log);
+        writeFileSync(join(rootDir, '.unpacked'), rootDebs.join('\n'));
+      }
+      node = '/opt/node/bin/node';
+      nodeVersion = readFileSync(join(rootDir, 'opt', 'node', 'VERSION'), 'utf8').trim();
+      koffiModules = '/opt/vfio-ts/node_modules';
+      env = { LD_LIBRARY_PATH: '/lib/powerpc64le-linux-gnu:/usr/lib/powerpc64le-linux-gnu' };
+      busybox = join(rootDir, 'bin', 'busybox');
+    }
+
+    // initramfs.
+    const index = parseModuleIndex(
+      readFileSync(join(modulesRoot, 'modules.dep'), 'utf8'),
+      readFileSync(join(modulesRoot, 'modules.builtin'), 'utf8'),
+    );
+    const modules = resolveModules(index, recipe.modules);
+    log(`${arch}: initramfs with ${modules.length} modules`);
+    const initrd = join(archDir, 'initramfs.cpio.gz');
+    buildInitramfs({
+      staging: join(archDir, 'initramfs'),
+      output: initrd,
+      busybox,
+      modules: modules.map((m) => ({ name: m, file: join(modulesRoot, index.paths.get(m) as string) })),
+    });
+
+    // The unpacked module tree is 100-400 MB and only the initramfs's few modules are needed.
+    rmSync(join(kernelTree, 'lib'), { recursive: true, force: true });
+
+    const image: GuestImage = {
+      arch,
+      kernelPackage,
+      kernelVersion,
+      kernel: join(kernelTree, 'boot', kernelName),
+      initrd,
+      rootDir,
+      node,
+      nodeVersion,
+      koffiModules,
+      env,
+      modules,
+    };
+    writeFileSync(stampFile, `${JSON.stringify({ key: stampKey, image }, null, 2)}\n`);
+    return image;
+  }
+}
+
+function readStamp(stampFile: string, key: string): GuestImage | undefined {
+  if (!existsSync(stampFile)) return undefined;
+  const stamp = JSON.parse(readFileSync(stampFile, 'utf8')) as { key: string; image: GuestImage };
+  return stamp.key === key && existsSync(stamp.image.kernel) && existsSync(stamp.image.initrd)
+    ? stamp.image
+    : undefined;
+}
+
+/** A directory as a lock (atomic mkdir); one left behind by a killed process is taken over after 20 minutes. */
+function withLock<T>(lock: string, fn: () => T): T {
+  const deadline = Date.now() + 15 * 60_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      let age = 0;
+      try {
+        age = Date.now() - statSync(lock).mtimeMs;
+      } catch {
+        continue;
+      }
+      if (age > 20 * 60_000) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new TestbedError(
+          'VFIO_TS_TESTBED_PROVISION',
+          `another process holds ${lock} for too long; remove it if stale`,
+        );
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 function firstStanza(show: string): string {
@@ -326,5 +387,7 @@ function buildInitramfs(spec: InitramfsSpec): void {
     else copyFileSync(m.file, out);
   }
   writeFileSync(join(staging, 'modules.order'), `${spec.modules.map((m) => m.name).join('\n')}\n`);
-  exec('sh', ['-c', `cd '${staging}' && find . | cpio -o -H newc -R 0:0 --quiet | gzip -6 > '${spec.output}'`]);
+  // Written aside and renamed, so a guest booting from the old image meanwhile never reads half a file.
+  exec('sh', ['-c', `cd '${staging}' && find . | cpio -o -H newc -R 0:0 --quiet | gzip -6 > '${spec.output}.tmp'`]);
+  renameSync(`${spec.output}.tmp`, spec.output);
 }
