@@ -4,7 +4,7 @@
  * and the IOMMU's capabilities and DMA windows. Read-only: every group gets a container of its own for the time of
  * the look and is left as it was found. A group that cannot be opened is reported with what to do, not thrown.
  */
-import { Container, Group, isSystemError, type Spapr, Type1 } from '@vfio-ts/core';
+import { Container, Group, type IrqInfo, isSystemError, type RegionInfo, type Spapr, Type1 } from '@vfio-ts/core';
 import {
   VFIO_API_VERSION,
   vfioIommuType,
