@@ -112,6 +112,8 @@ export class Process {
     if (index < 0) return -EINVAL;
     this.vmas.splice(index, 1);
     for (const page of vma.pages) this.kernel.memory.unmapPage(page);
+    // Detach the process's view as the Backend contract promises; pinned pages already hold private copies.
+    if (vma.kind === 'anon') structuredClone(vma.bytes.buffer, { transfer: [vma.bytes.buffer] });
     return 0;
   }
 

@@ -56,6 +56,7 @@ describe('pinned memory outlives munmap, and only pinned memory', () => {
     w64(0x90n, 4n);
     w64(0x98n, 1n);
     expect([...(device(kernel, EDU) as EduDevice).dmaBuf.subarray(0, 4)]).toEqual([1, 2, 3, 4]);
+    expect(buf.bytes.length).toBe(0);
     unmapDma(p, c, 0x100000n, 4096n);
     expect(livePages(kernel)).toBe(before - 1);
     expect(lockedVm(p)).toBe(0);
