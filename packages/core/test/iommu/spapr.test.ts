@@ -237,7 +237,7 @@ describe('sPAPR v1 and the fallback', () => {
     const container = Container.open(backend);
     const group = Group.open(backend, 7);
     group.setContainer(container);
-    const spapr: Spapr = container.setIommu('auto');
+    const spapr = container.setIommu('auto') as Spapr;
     expect(spapr.version).toBe(1);
     expect(spapr.model).toBe('spapr');
     expect(spapr.fallbackReason).toMatchObject({ code: 'EINVAL', ioctl: 'VFIO_SET_IOMMU' });
