@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { runKernelTests } from './kernel-run.js';
-import { kernelTestDevices, kernelTestModules } from './kernel-tests.js';
+import { type KernelTestModule, kernelTestDevices, kernelTestModules, planBoots } from './kernel-tests.js';
 import { type GuestArch, guestArches } from './paths.js';
 import { provision } from './provision.js';
 import { summarize } from './results.js';
@@ -40,55 +40,70 @@ async function testKernel(
   const started = Date.now();
   for (const arch of arches) {
     const modules = kernelTestModules.filter((m) => m.arches === undefined || m.arches.includes(arch));
-    console.log(`== ${arch}: booting with ${modules.map((m) => m.name).join(', ')}`);
-    try {
-      const run = await runKernelTests({
-        arch,
-        modules,
-        devices: kernelTestDevices,
-        keepRunDir: keep,
-        log: (l) => console.log(`   ${l}`),
-        ...(filter !== undefined ? { filter } : {}),
-        ...(verbose ? { onConsole: (s: string) => process.stdout.write(s) } : {}),
-      });
-      const { iommu } = run;
-      console.log(
-        `   kernel ${run.kernelVersion}; IOMMU ${iommu.hardware} with ${iommu.vfioDriver}, ${iommu.groups} groups; node ${run.nodeVersion}; backend ${run.results.backend}`,
-      );
-      console.log(`   devices: ${run.devices.map((d) => `${d.model} ${d.bdf} group ${d.group}`).join(', ') || 'none'}`);
-      for (const u of run.guest.unbound) console.log(`   NOT BOUND: ${u}`);
-      for (const suite of run.results.suites) {
-        for (const t of suite.tests) {
-          const mark = { passed: 'ok  ', failed: 'FAIL', skipped: 'skip', running: 'DIED' }[t.status];
-          const why = t.error
-            ? `: ${t.error.message}`
-            : t.reason
-              ? ` (${t.reason})`
-              : t.status === 'running'
-                ? ': the guest stopped during this case'
-                : '';
-          console.log(
-            `   ${mark} ${suite.name}/${t.name}${t.durationMs !== undefined ? ` ${t.durationMs} ms` : ''}${why}`,
-          );
-        }
-      }
-      const s = summarize(run.results);
-      const failedHere =
-        s.failed + s.interrupted + (run.results.complete ? 0 : 1) + (run.exitCode !== 0 && s.failed === 0 ? 1 : 0);
-      console.log(
-        `   ${arch}: passed ${s.passed}, failed ${s.failed}, skipped ${s.skipped}${s.interrupted ? `, interrupted ${s.interrupted}` : ''}` +
-          `${run.results.complete ? '' : ' (results incomplete)'}; entry exit ${run.exitCode}` +
-          ` — boot ${seconds(run.timings.bootMs)}, tests ${seconds(run.timings.entryMs)}, total ${seconds(run.timings.totalMs)}`,
-      );
-      if (failedHere > 0) console.log(`   run directory kept: ${run.runDir}`);
-      bad += failedHere;
-    } catch (error) {
-      bad++;
-      console.log(`   ${arch}: ERROR ${(error as Error).message}`);
+    for (const boot of planBoots(modules)) {
+      bad += await bootAndReport(arch, boot, filter, keep, verbose);
     }
   }
   console.log(`== test-kernel ${bad === 0 ? 'passed' : 'FAILED'} in ${seconds(Date.now() - started)}`);
   return bad === 0 ? 0 : 1;
+}
+
+/** Runs one boot and prints it; returns the number of problems (failed or interrupted cases, or a guest error). */
+async function bootAndReport(
+  arch: GuestArch,
+  modules: readonly KernelTestModule[],
+  filter: string | undefined,
+  keep: boolean,
+  verbose: boolean,
+): Promise<number> {
+  console.log(`== ${arch}: booting with ${modules.map((m) => m.name).join(', ')}`);
+  const mode = modules.find((m) => m.devVfioMode !== undefined)?.devVfioMode;
+  try {
+    const run = await runKernelTests({
+      arch,
+      modules,
+      devices: kernelTestDevices,
+      keepRunDir: keep,
+      log: (l) => console.log(`   ${l}`),
+      ...(mode !== undefined ? { devVfioMode: mode } : {}),
+      ...(filter !== undefined ? { filter } : {}),
+      ...(verbose ? { onConsole: (s: string) => process.stdout.write(s) } : {}),
+    });
+    const { iommu } = run;
+    console.log(
+      `   kernel ${run.kernelVersion}; IOMMU ${iommu.hardware} with ${iommu.vfioDriver}, ${iommu.groups} groups; node ${run.nodeVersion}; backend ${run.results.backend}`,
+    );
+    console.log(`   devices: ${run.devices.map((d) => `${d.model} ${d.bdf} group ${d.group}`).join(', ') || 'none'}`);
+    for (const u of run.guest.unbound) console.log(`   NOT BOUND: ${u}`);
+    for (const suite of run.results.suites) {
+      for (const t of suite.tests) {
+        const mark = { passed: 'ok  ', failed: 'FAIL', skipped: 'skip', running: 'DIED' }[t.status];
+        const why = t.error
+          ? `: ${t.error.message}`
+          : t.reason
+            ? ` (${t.reason})`
+            : t.status === 'running'
+              ? ': the guest stopped during this case'
+              : '';
+        console.log(
+          `   ${mark} ${suite.name}/${t.name}${t.durationMs !== undefined ? ` ${t.durationMs} ms` : ''}${why}`,
+        );
+      }
+    }
+    const s = summarize(run.results);
+    const problems =
+      s.failed + s.interrupted + (run.results.complete ? 0 : 1) + (run.exitCode !== 0 && s.failed === 0 ? 1 : 0);
+    console.log(
+      `   ${arch}: passed ${s.passed}, failed ${s.failed}, skipped ${s.skipped}${s.interrupted ? `, interrupted ${s.interrupted}` : ''}` +
+        `${run.results.complete ? '' : ' (results incomplete)'}; entry exit ${run.exitCode}` +
+        ` — boot ${seconds(run.timings.bootMs)}, tests ${seconds(run.timings.entryMs)}, total ${seconds(run.timings.totalMs)}`,
+    );
+    if (problems > 0) console.log(`   run directory kept: ${run.runDir}`);
+    return problems;
+  } catch (error) {
+    console.log(`   ${arch}: ERROR ${(error as Error).message}`);
+    return 1;
+  }
 }
 
 async function main(argv: string[]): Promise<number> {

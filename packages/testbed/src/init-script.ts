@@ -62,6 +62,8 @@ for dev in /sys/bus/pci/devices/*; do
     fi
   done
 done
+# Limit tests drop root (CAP_IPC_LOCK hides RLIMIT_MEMLOCK) and need the nodes opened by an unprivileged user.
+if [ -n "\${VFIO_TS_DEV_VFIO_MODE:-}" ]; then chmod "$VFIO_TS_DEV_VFIO_MODE" /dev/vfio/*; fi
 echo "kernel=$(uname -r)" >> $info
 echo "machine=$(uname -m)" >> $info
 echo "version=$(cat /proc/version)" >> $info

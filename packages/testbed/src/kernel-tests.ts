@@ -16,6 +16,13 @@ export interface KernelTestModule {
   readonly path: string;
   /** Guests it runs in (default: all). */
   readonly arches?: readonly GuestArch[];
+  /**
+   * Run in a boot of its own, for cases that leave the kernel damaged (a failed sPAPR TCE_CREATE makes every later
+   * window creation on that PHB fail with ENODEV until reboot, and keeps its locked-memory charge).
+   */
+  readonly ownBoot?: boolean;
+  /** chmod for /dev/vfio nodes in that boot (see RunInGuestOptions.devVfioMode); implies nothing else. */
+  readonly devVfioMode?: string;
 }
 
 const here = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url));
@@ -28,3 +35,9 @@ export const kernelTestModules: readonly KernelTestModule[] = [
 
 /** Devices every project guest gets (edu for DMA, e1000 as a second device with a reset). */
 export const kernelTestDevices: readonly DeviceModel[] = ['edu', 'e1000'];
+
+/** Boots per guest: every module that shares a boot, in order, then one boot per `ownBoot` module. */
+export function planBoots(modules: readonly KernelTestModule[]): KernelTestModule[][] {
+  const shared = modules.filter((m) => m.ownBoot !== true);
+  return [...(shared.length > 0 ? [shared] : []), ...modules.filter((m) => m.ownBoot === true).map((m) => [m])];
+}

@@ -47,6 +47,11 @@ export interface RunInGuestOptions {
   readonly onConsole?: (text: string) => void;
   /** Progress lines from provisioning. */
   readonly log?: (line: string) => void;
+  /**
+   * chmod for the /dev/vfio nodes (e.g. `'666'`), for tests that switch to an unprivileged uid: as root,
+   * CAP_IPC_LOCK bypasses RLIMIT_MEMLOCK and hides every locked-memory limit. Default: root-only, as udev leaves them.
+   */
+  readonly devVfioMode?: string;
   /** Keep the run directory (entry bundle, console.log, results) even when the run succeeded. */
   readonly keepRunDir?: boolean;
 }
@@ -203,7 +208,13 @@ function prepareRunDir(
     symlinkSync(join(image.koffiModules, 'koffi'), join(runDir, 'node_modules', 'koffi'));
   }
   const bind = [...new Set(devices.map((d) => deviceModels[d].pciId))].join(' ');
-  writeFileSync(join(runDir, 'params.sh'), `VFIO_TS_BIND=${shellQuote(bind)}\n`);
+  const mode = options.devVfioMode ?? '';
+  if (!/^[0-7]{0,4}$/.test(mode))
+    throw new TestbedError('VFIO_TS_TESTBED_ENV', `devVfioMode '${mode}' is not an octal mode`);
+  writeFileSync(
+    join(runDir, 'params.sh'),
+    `VFIO_TS_BIND=${shellQuote(bind)}\nVFIO_TS_DEV_VFIO_MODE=${shellQuote(mode)}\n`,
+  );
   const env: Record<string, string> = {
     HOME: '/tmp',
     PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',

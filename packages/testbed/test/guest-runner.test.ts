@@ -97,3 +97,13 @@ describe('suitesOfModule', () => {
     expect(suitesOfModule('m', { helper: 1 })).toEqual([]);
   });
 });
+
+describe('planBoots', () => {
+  it('runs shared modules in one boot, in order, and each ownBoot module alone after them', async () => {
+    const { planBoots } = await import('../src/kernel-tests.js');
+    const m = (name: string, ownBoot?: boolean) => ({ name, path: `/${name}.ts`, ...(ownBoot ? { ownBoot } : {}) });
+    const boots = planBoots([m('a'), m('poison', true), m('b'), m('limits', true)]);
+    expect(boots.map((b) => b.map((x) => x.name))).toEqual([['a', 'b'], ['poison'], ['limits']]);
+    expect(planBoots([m('only', true)]).map((b) => b.map((x) => x.name))).toEqual([['only']]);
+  });
+});
