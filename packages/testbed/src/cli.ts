@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // SPDX-License-Identifier: MIT
 /**
  * vfio-ts-testbed: provision guests, run the project's real-kernel tests, or run any entry in a guest.
