@@ -11,6 +11,7 @@ export {
   livePages,
   lockedVm,
   recordIommuFaults,
+  stateDigest,
   type Type1Mapping,
   type1Mappings,
 } from './observe.js';

@@ -103,8 +103,50 @@ export function checkInvariants(kernel: SimKernel, extraLocked?: (pid: number) =
     }
   }
   for (const proc of kernel.processes.values()) {
+    if (proc.lockedVm < 0) problems.push(`pid ${proc.pid}: locked_vm ${proc.lockedVm} < 0`);
     const expected = (charged.get(proc.pid) ?? 0) + (extraLocked?.(proc.pid) ?? 0);
     if (proc.lockedVm !== expected) problems.push(`pid ${proc.pid}: locked_vm ${proc.lockedVm} != ${expected}`);
   }
   return problems;
+}
+
+/**
+ * A digest of everything a failed call must leave unchanged: per process locked_vm, fds and VMAs; per group its
+ * opener, container and users; per device its open count and IRQ setup; per type1 IOMMU its mappings, dma_avail and
+ * tracking; the live and pinned page counts. Equal digests before and after a failed call = "changes nothing".
+ */
+export function stateDigest(kernel: SimKernel): string {
+  const out: unknown[] = [kernel.memory.livePages];
+  for (const p of kernel.processes.values()) {
+    out.push([
+      'p',
+      p.pid,
+      p.lockedVm,
+      p.pinnedVm,
+      [...p.fds.entries()].map(([fd, f]) => `${fd}:${f.kind}`),
+      p.vmas.length,
+    ]);
+  }
+  const iommus = new Set<VfioIommu>();
+  for (const g of kernel.vfioGroups.values()) {
+    out.push(['g', g.id, g.openedFile !== null, g.container !== null, g.containerUsers, g.iommuGroup.dma !== null]);
+    for (const d of g.devices) {
+      const v = d.pci;
+      out.push([
+        'd',
+        d.name,
+        d.openCount,
+        v.irqType,
+        v.msiTriggers.length,
+        v.intxTrigger !== null,
+        v.reqTrigger !== null,
+      ]);
+    }
+    if (g.container?.iommuData instanceof VfioIommu) iommus.add(g.container.iommuData);
+  }
+  for (const i of iommus) {
+    out.push(['i', i.v2, i.dmaAvail, i.vaddrInvalidCount, i.dirtyPageTracking, i.groups.length]);
+    for (const d of i.dmaList) out.push([d.iova, d.size, d.vaddr, d.prot, d.vaddrInvalid, d.locked, d.task.pid]);
+  }
+  return JSON.stringify(out, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v));
 }

@@ -9,7 +9,7 @@ import { codec, type IoctlName, ioctls, type StructName, VFIO_PCI_CONFIG_REGION_
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SimKernel, type SimProcessBackend } from '../../src/index.js';
-import { checkInvariants, livePages } from '../../src/testing/index.js';
+import { checkInvariants, livePages, stateDigest } from '../../src/testing/index.js';
 
 type Step = [number, number, number, number, number];
 
@@ -262,7 +262,7 @@ class Runner {
         );
         new DataView(buf.buffer).setInt32(set.size, this.fdOfKind(p, 'eventfd', d), this.kernel.littleEndian);
         if (c % 4 === 0) p.b.eventfd();
-        io(fd, 'VFIO_DEVICE_SET_IRQS', buf);
+        else io(fd, 'VFIO_DEVICE_SET_IRQS', buf);
         break;
       }
       case 17:
@@ -317,6 +317,10 @@ class Runner {
 
   run(steps: Step[]): void {
     for (const s of steps) {
+      // Failed single calls must change nothing (multi-call steps — valid chains, DMA kicks, exits — may fail midway).
+      const single = ![14, 15, 17].includes(s[0] % 18);
+      // sPAPR legitimately keeps state from failed calls (the lazily created default window stays when MAP_DMA fails).
+      const before = single && this.checkLockedVm ? stateDigest(this.kernel) : '';
       try {
         this.step(s);
         this.ok++;
@@ -324,6 +328,8 @@ class Runner {
       } catch (e) {
         if (!isSystemError(e)) throw e;
         this.errors.set(e.code, (this.errors.get(e.code) ?? 0) + 1);
+        if (before !== '' && stateDigest(this.kernel) !== before)
+          throw new Error(`failed step ${JSON.stringify(s)} (${e.message}) changed kernel state`);
       }
       const problems = checkInvariants(
         this.kernel,
