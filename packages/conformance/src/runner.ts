@@ -58,6 +58,9 @@ export function whySkip(scenario: Scenario, mode: Mode, system: ConformanceSyste
   if (needs.pageSize !== undefined && needs.pageSize !== system.backend.pageSize) {
     return `written for ${needs.pageSize}-byte pages (this system has ${system.backend.pageSize})`;
   }
+  if (needs.platform !== undefined && (system.facts?.powernv === 1 ? 'powernv' : 'pseries') !== needs.platform) {
+    return `only on ${needs.platform}`;
+  }
   for (const f of needs.facts ?? []) {
     if (system.facts?.[f] === undefined) return `needs the platform fact '${f}'`;
   }
@@ -237,6 +240,7 @@ class Run {
   }
 
   check(expect: Expect, r: { ret?: number; errno?: string }, decoded?: Record<string, unknown>): void {
+    if (expect.anyOutcome === true) return;
     const errno = this.v(expect.errno);
     if (errno !== undefined) {
       if (r.errno !== errno) this.fail(`expected ${errno}, got ${r.errno ?? `success (${r.ret})`}`);

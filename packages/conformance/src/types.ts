@@ -63,6 +63,8 @@ export type IoctlArg =
 
 /** What a call must answer: success (optionally a return value and written-back fields), or an errno. */
 export interface Expect {
+  /** Kernel undefined behaviour: any answer is accepted (the trace still records it). */
+  readonly anyOutcome?: boolean;
   /** An errno name, or a function of the env answering one or `undefined` (= success expected). */
   readonly errno?: V<string | undefined>;
   /** The return value: a number, `'fd'` (any fd ≥ 0, normalised in traces), or `'any'` (≥ 0). Default 0. */
@@ -136,6 +138,8 @@ export interface Scenario {
     readonly facts?: readonly string[];
     /** Only on these ABIs' page sizes etc.: a predicate on the system. */
     readonly pageSize?: number;
+    /** Only on this sPAPR platform (`facts.powernv` 1 or 0): for answers the two platforms give differently. */
+    readonly platform?: 'powernv' | 'pseries';
   };
   /** Never sent to a real kernel: why (it oopses the guest, poisons the PHB, logs a WARNING). */
   readonly realKernelHazard?: string;
