@@ -12,8 +12,10 @@ const U64_MAX_MINUS_1 = 2n ** 64n - 2n;
 export class EventfdCtx {
   count: bigint;
   private waiters: Array<() => void> = [];
-  /** How many times the kernel signalled it (observability for tests). */
+  /** How many times it was signalled (observability for tests). */
   signals = 0;
+  /** Kernel consumers woken by a signal (≙ the wait-queue entries of virqfd/ioeventfd). */
+  readonly listeners = new Set<() => void>();
 
   constructor(initval: bigint) {
     this.count = initval;
@@ -26,6 +28,7 @@ export class EventfdCtx {
     const waiters = this.waiters;
     this.waiters = [];
     for (const w of waiters) w();
+    for (const l of this.listeners) l();
   }
 
   /** Resolves once the counter is non-zero. */

@@ -113,7 +113,7 @@ export class Process {
     this.vmas.splice(index, 1);
     for (const page of vma.pages) this.kernel.memory.unmapPage(page);
     // Detach the process's view as the Backend contract promises; pinned pages already hold private copies.
-    if (vma.kind === 'anon') structuredClone(vma.bytes.buffer, { transfer: [vma.bytes.buffer] });
+    if (vma.kind === 'anon') structuredClone(vma.bytes.buffer, { transfer: [vma.bytes.buffer as ArrayBuffer] });
     return 0;
   }
 

@@ -10,6 +10,7 @@ import {
   VFIO_DEVICE_FEATURE_SET,
   VFIO_DEVICE_FLAGS_PCI,
   VFIO_DEVICE_FLAGS_RESET,
+  VFIO_DEVICE_IOEVENTFD_SIZE_MASK,
   VFIO_IRQ_INFO_AUTOMASKED,
   VFIO_IRQ_INFO_EVENTFD,
   VFIO_IRQ_INFO_MASKABLE,
@@ -36,7 +37,7 @@ import {
   VFIO_REGION_INFO_FLAG_WRITE,
 } from '@vfio-ts/uapi';
 import { PCI_COMMAND_IO, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, type PciDevice } from '../devices/pci-device.js';
-import type { EventfdCtx } from '../fd/eventfd.js';
+import { type EventfdCtx, eventfdCtxFdget } from '../fd/eventfd.js';
 import type { MmapRequest } from '../fd/file.js';
 import type { SimKernel } from '../kernel.js';
 import type { Process } from '../mm/process.js';
@@ -62,6 +63,20 @@ const ENOTTY = errnoNumber('ENOTTY');
 export const VFIO_PCI_OFFSET_SHIFT = 40n;
 const VFIO_PCI_OFFSET_MASK = (1n << VFIO_PCI_OFFSET_SHIFT) - 1n;
 const U32_MAX = 0xffffffff;
+/** VFIO_PCI_IOEVENTFD_MAX (kernel-internal). */
+const VFIO_PCI_IOEVENTFD_MAX = 1000;
+const EEXIST = errnoNumber('EEXIST');
+const ENOSPC = errnoNumber('ENOSPC');
+
+/** ≙ struct vfio_pci_ioeventfd: a write of `data` to a BAR, done by the kernel whenever the eventfd is signalled. */
+interface VfioPciIoeventfd {
+  readonly bar: number;
+  readonly pos: number;
+  readonly data: bigint;
+  readonly count: number;
+  readonly ctx: EventfdCtx;
+  readonly wake: () => void;
+}
 
 /** ≙ struct vfio_pci_core_device */
 export class VfioPciCoreDevice {
@@ -77,6 +92,7 @@ export class VfioPciCoreDevice {
   readonly vbar: number[] = [0, 0, 0, 0, 0, 0];
   droppedConfigWrites = 0;
   resets = 0;
+  readonly ioeventfds: VfioPciIoeventfd[] = [];
 
   constructor(
     readonly kernel: SimKernel,
@@ -109,6 +125,7 @@ export function vfioPciCoreClose(vdev: VfioPciCoreDevice): void {
   else if (vdev.irqType !== 'none') vfioMsiDisable(vdev);
   vdev.errTrigger = null;
   vdev.reqTrigger = null;
+  for (const i of vdev.ioeventfds.splice(0)) i.ctx.listeners.delete(i.wake);
   dev.irqSink = null;
   dev.command = 0;
   vdev.vbar.fill(0);
@@ -310,6 +327,58 @@ function vfioIoctlDeviceFeature(vdev: VfioPciCoreDevice, arg: UserArg): number {
   return -ENOTTY;
 }
 
+/** @see vfio_pci_rdwr.c vfio_pci_ioeventfd */
+function vfioPciIoeventfd(
+  vdev: VfioPciCoreDevice,
+  offset: bigint,
+  data: bigint,
+  count: number,
+  fd: number,
+  current: Process,
+): number {
+  const pos = Number(offset & VFIO_PCI_OFFSET_MASK);
+  const bar = Number(offset >> VFIO_PCI_OFFSET_SHIFT);
+  // Only BARs; no simulated device has an MSI-X table to protect.
+  if (bar > VFIO_PCI_BAR5_REGION_INDEX) return -EINVAL;
+  const def = vdev.dev.bars[bar];
+  if (pos + count > (def?.size ?? 0)) return -EINVAL;
+  const found = vdev.ioeventfds.findIndex(
+    (i) => i.pos === pos && i.bar === bar && i.data === data && i.count === count,
+  );
+  if (found >= 0) {
+    if (fd !== -1) return -EEXIST;
+    const [gone] = vdev.ioeventfds.splice(found, 1);
+    gone!.ctx.listeners.delete(gone!.wake);
+    return 0;
+  }
+  if (fd < 0) return -ENODEV;
+  if (vdev.ioeventfds.length >= VFIO_PCI_IOEVENTFD_MAX) return -ENOSPC;
+  const ctx = eventfdCtxFdget(current.fds.get(fd));
+  if (typeof ctx === 'number') return ctx;
+  const wake = (): void => {
+    // virqfd consumes the counter, then the handler does the write as a user pwrite would.
+    ctx.count = 0n;
+    if (def?.io !== true && (vdev.dev.command & PCI_COMMAND_MEMORY) === 0) return;
+    vdev.dev.barWrite(bar, pos, count, BigInt.asUintN(count * 8, data));
+  };
+  ctx.listeners.add(wake);
+  vdev.ioeventfds.push({ bar, pos, data, count, ctx, wake });
+  return 0;
+}
+
+function vfioPciIoctlIoeventfd(vdev: VfioPciCoreDevice, arg: UserArg, current: Process): number {
+  const arch = vdev.kernel.arch;
+  const minsz = minArgsz('VFIO_DEVICE_IOEVENTFD', arch);
+  const e = arg.copyStructFromUser<Record<string, any>>('vfio_device_ioeventfd', minsz, arch);
+  if (typeof e === 'number') return e;
+  if (e.argsz < minsz) return -EINVAL;
+  if ((e.flags & ~VFIO_DEVICE_IOEVENTFD_SIZE_MASK) !== 0) return -EINVAL;
+  const count: number = e.flags & VFIO_DEVICE_IOEVENTFD_SIZE_MASK;
+  // Exactly one size bit (hweight8(count) == 1).
+  if (count === 0 || (count & (count - 1)) !== 0 || e.fd < -1) return -EINVAL;
+  return vfioPciIoeventfd(vdev, e.offset, e.data, count, e.fd, current);
+}
+
 /** @see vfio_pci_core.c vfio_pci_core_ioctl */
 export function vfioPciCoreIoctl(vdev: VfioPciCoreDevice, request: number, arg: UserArg, current: Process): number {
   const k = vdev.kernel;
@@ -324,6 +393,8 @@ export function vfioPciCoreIoctl(vdev: VfioPciCoreDevice, request: number, arg: 
       return vfioPciIoctlHotReset(vdev, arg, 'VFIO_DEVICE_GET_PCI_HOT_RESET_INFO', 'vfio_pci_hot_reset_info');
     case k.nr('VFIO_DEVICE_GET_REGION_INFO'):
       return vfioPciIoctlGetRegionInfo(vdev, arg);
+    case k.nr('VFIO_DEVICE_IOEVENTFD'):
+      return vfioPciIoctlIoeventfd(vdev, arg, current);
     case k.nr('VFIO_DEVICE_PCI_HOT_RESET'):
       return vfioPciIoctlHotReset(vdev, arg, 'VFIO_DEVICE_PCI_HOT_RESET', 'vfio_pci_hot_reset');
     case k.nr('VFIO_DEVICE_RESET'):

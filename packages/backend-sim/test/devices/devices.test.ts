@@ -5,6 +5,7 @@ import {
   ioctlNumber,
   VFIO_DEVICE_FLAGS_PCI,
   VFIO_DEVICE_FLAGS_RESET,
+  VFIO_DEVICE_IOEVENTFD_32,
   VFIO_DMA_MAP_FLAG_READ,
   VFIO_IRQ_INFO_AUTOMASKED,
   VFIO_IRQ_INFO_EVENTFD,
@@ -33,7 +34,20 @@ import { describe, expect, it } from 'vitest';
 import type { EduDevice } from '../../src/devices/edu.js';
 import { SimKernel, type SimProcessBackend, x86Q35Profile } from '../../src/index.js';
 import { device, recordIommuFaults } from '../../src/testing/index.js';
-import { cstr, decode, E1000, EDU, expectErrno, intArg, mapDma, nr, setup, struct, unmapDma } from '../core/helpers.js';
+import {
+  configOffset,
+  cstr,
+  decode,
+  E1000,
+  EDU,
+  expectErrno,
+  intArg,
+  mapDma,
+  nr,
+  setup,
+  struct,
+  unmapDma,
+} from '../core/helpers.js';
 
 function openDevice(name = EDU, group = name === EDU ? 1 : 2) {
   const s = setup();
@@ -465,5 +479,36 @@ describe('edu', () => {
     const cfg = new Uint8Array(2);
     p.pread(d, cfg, cfgOffset(p, d));
     expect([...cfg]).toEqual([0x34, 0x12]);
+  });
+});
+
+describe('VFIO_DEVICE_IOEVENTFD', () => {
+  function ioeventfd(p: SimProcessBackend, d: number, v: { flags: number; offset: bigint; data: bigint; fd: number }) {
+    return p.ioctl(d, nr(p, 'VFIO_DEVICE_IOEVENTFD'), struct(p, 'vfio_device_ioeventfd', v));
+  }
+
+  it('a signalled eventfd writes data into the BAR; same triple → EEXIST; fd −1 removes; bad args → EINVAL/ENODEV', () => {
+    const { p, d } = openDevice(E1000);
+    const e = p.eventfd();
+    expect(ioeventfd(p, d, { flags: VFIO_DEVICE_IOEVENTFD_32, offset: 0x40n, data: 0xcafef00dn, fd: e })).toBe(0);
+    expectErrno('EEXIST', () =>
+      ioeventfd(p, d, { flags: VFIO_DEVICE_IOEVENTFD_32, offset: 0x40n, data: 0xcafef00dn, fd: e }),
+    );
+    p.writeEventfd(e, 1n);
+    expect(read32(p, d, 0x40n)).toBe(0xcafef00d);
+    expect(ioeventfd(p, d, { flags: VFIO_DEVICE_IOEVENTFD_32, offset: 0x40n, data: 0xcafef00dn, fd: -1 })).toBe(0);
+    write32(p, d, 0x40n, 0);
+    p.writeEventfd(e, 1n);
+    expect(read32(p, d, 0x40n)).toBe(0);
+    expectErrno('ENODEV', () => ioeventfd(p, d, { flags: VFIO_DEVICE_IOEVENTFD_32, offset: 0x40n, data: 1n, fd: -1 }));
+    expectErrno('EINVAL', () => ioeventfd(p, d, { flags: 3, offset: 0x40n, data: 1n, fd: e }));
+    expectErrno('EINVAL', () => ioeventfd(p, d, { flags: 16, offset: 0x40n, data: 1n, fd: e }));
+    expectErrno('EINVAL', () => ioeventfd(p, d, { flags: VFIO_DEVICE_IOEVENTFD_32, offset: 0x40n, data: 1n, fd: -2 }));
+    expectErrno('EINVAL', () =>
+      ioeventfd(p, d, { flags: VFIO_DEVICE_IOEVENTFD_32, offset: 0x20000n, data: 1n, fd: e }),
+    );
+    expectErrno('EINVAL', () =>
+      ioeventfd(p, d, { flags: VFIO_DEVICE_IOEVENTFD_32, offset: configOffset(p, d), data: 1n, fd: e }),
+    );
   });
 });
