@@ -16,4 +16,12 @@ export {
   type1Mappings,
 } from './observe.js';
 export * from './spapr.js';
-export { addIommuGroup, bindDriver, grantCapIpcLock, mmapHuge, processOf, setRlimitMemlock } from './topology.js';
+export {
+  addIommuGroup,
+  bindDriver,
+  grantCapIpcLock,
+  mmapHuge,
+  passFd,
+  processOf,
+  setRlimitMemlock,
+} from './topology.js';

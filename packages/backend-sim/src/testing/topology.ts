@@ -47,3 +47,15 @@ export function mmapHuge(backend: SimProcessBackend, length: number, pageSize: n
   if (typeof vma === 'number') throw new Error(`mmapHuge failed: ${vma}`);
   return { address: vma.start, length: vma.bytes.length, bytes: vma.bytes };
 }
+
+/** Passes an open file to another process (≙ SCM_RIGHTS, or inheritance across fork): returns its fd there. */
+export function passFd(from: SimProcessBackend, fd: number, to: SimProcessBackend): number {
+  const file = from.process.fds.get(fd);
+  if (typeof file === 'number') throw new TypeError(`fd ${fd} is not open`);
+  const got = to.process.fds.install(file.get());
+  if (got < 0) {
+    file.put(to.process);
+    throw new TypeError('no free fd in the receiving process');
+  }
+  return got;
+}

@@ -21,7 +21,14 @@ import {
 } from '@vfio-ts/uapi';
 import { describe, expect, it } from 'vitest';
 import { SimKernel } from '../../src/index.js';
-import { checkInvariants, failNth, lockedVm, setRlimitMemlock, type1Mappings } from '../../src/testing/index.js';
+import {
+  checkInvariants,
+  failNth,
+  lockedVm,
+  passFd,
+  setRlimitMemlock,
+  type1Mappings,
+} from '../../src/testing/index.js';
 import { decode, expectErrno, intArg, mapDma, nr, setup, struct, unmapDma } from '../core/helpers.js';
 
 const RW = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
@@ -356,16 +363,29 @@ describe('VADDR update (live update)', () => {
     expect(s.p.ioctl(g2, nr(s.p, 'VFIO_GROUP_SET_CONTAINER'), intArg(s.p, s.c))).toBe(0);
   });
 
-  it('MAP VADDR from another process moves the locked-page charge to it', () => {
+  it('MAP VADDR from another process (live update) moves the locked-page charge to it', () => {
     const s = setup({ capIpcLock: false, rlimitMemlock: 1n << 30n });
     const a = s.p.mmap({ length: 0x4000 });
     mapDma(s.p, s.c, a.address, 0x10000n, 0x4000n);
     unmapDma(s.p, s.c, 0x10000n, 0x4000n, VFIO_DMA_UNMAP_FLAG_VADDR);
-    // The container fd cannot move between simulated processes; the charge moves with whoever maps.
-    expect(lockedVm(s.p)).toBe(4);
-    expect(mapDma(s.p, s.c, a.address, 0x10000n, 0x4000n, VFIO_DMA_MAP_FLAG_VADDR)).toBe(0);
-    expect(lockedVm(s.p)).toBe(4);
+    const next = s.kernel.createProcess({ rlimitMemlock: 1n << 30n });
+    const c2 = passFd(s.p, s.c, next);
+    const b = next.mmap({ length: 0x4000 });
+    expect(mapDma(next, c2, b.address, 0x10000n, 0x4000n, VFIO_DMA_MAP_FLAG_VADDR)).toBe(0);
+    expect([lockedVm(s.p), lockedVm(next)]).toEqual([0, 4]);
+    expect(type1Mappings(next, c2)[0]!.ownerPid).toBe(next.pid);
     expect(checkInvariants(s.kernel)).toEqual([]);
+    // The new owner's limit applies: re-owning fails with ENOMEM when it cannot take the charge.
+    unmapDma(next, c2, 0x10000n, 0x4000n, VFIO_DMA_UNMAP_FLAG_VADDR);
+    const third = s.kernel.createProcess({ rlimitMemlock: 4096n });
+    const c3 = passFd(next, c2, third);
+    const t = third.mmap({ length: 0x4000 });
+    expectErrno('ENOMEM', () => mapDma(third, c3, t.address, 0x10000n, 0x4000n, VFIO_DMA_MAP_FLAG_VADDR));
+    expect([lockedVm(next), lockedVm(third)]).toEqual([4, 0]);
+    s.p.exit();
+    next.exit();
+    third.exit();
+    expect(s.kernel.memory.livePages).toBe(0);
   });
 });
 
