@@ -342,10 +342,11 @@ class Run {
       const s = arg.string;
       let text: string;
       if (typeof s === 'object') {
-        const dev = this.system.groups[0]?.devices[s.device];
-        if (dev === undefined) throw new Skip(`the first group has no device ${s.device}`);
+        const g = s.group ?? 0;
+        const dev = this.system.groups[g]?.devices[s.device];
+        if (dev === undefined) throw new Skip(`group ${g} has no device ${s.device}`);
         text = dev + (s.suffix ?? '');
-        refs.push(`name=device[${s.device}]${s.suffix ?? ''}`);
+        refs.push(`name=group[${g}].device[${s.device}]${s.suffix ?? ''}`);
       } else {
         text = this.v(s);
       }

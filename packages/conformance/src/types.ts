@@ -48,7 +48,7 @@ export type IoctlArg =
   /** A pointer to an `int` (GROUP_SET_CONTAINER): an fd handle, or a raw number such as -1. */
   | { readonly intPtr: FdRef | V<number> }
   /** A NUL-terminated string (GROUP_GET_DEVICE_FD): a device of the system by index, or a literal. */
-  | { readonly string: V<string> | { readonly device: number; readonly suffix?: string } }
+  | { readonly string: V<string> | { readonly device: number; readonly group?: number; readonly suffix?: string } }
   /**
    * A struct (the ioctl's own unless `struct` says otherwise) by pointer, fields in uapi's camelCase.
    * `argsz` defaults to the struct's size; missing fields are 0. `size` makes the buffer larger (room for caps).

@@ -18,8 +18,28 @@ import { scenarios as s_spapr_unregister_memory } from './container/spapr-unregi
 import { scenarios as unknownIoctl } from './container/unknown-ioctl.js';
 import { scenarios as unmapDma } from './container/unmap-dma.js';
 import { scenarios as s_unmap_dma_spapr } from './container/unmap-dma-spapr.js';
+import { scenarios as s_device_get_info } from './device/get-info.js';
+import { scenarios as s_device_set_irqs } from './device/set-irqs.js';
+import { scenarios as s_group_close } from './group/close.js';
+import { scenarios as s_group_get_device_fd } from './group/get-device-fd.js';
+import { scenarios as s_group_get_status } from './group/get-status.js';
+import { scenarios as s_group_open } from './group/open.js';
+import { scenarios as s_group_set_container } from './group/set-container.js';
+import { scenarios as s_group_unset_container } from './group/unset-container.js';
+import { scenarios as s_sequences_dpdk } from './sequences/dpdk.js';
+import { scenarios as s_sequences_qemu_spapr } from './sequences/qemu-spapr.js';
+import { scenarios as s_sequences_spdk } from './sequences/spdk.js';
 
 export const scenarios: readonly Scenario[] = [
+  ...s_group_get_status,
+  ...s_group_open,
+  ...s_group_set_container,
+  ...s_group_unset_container,
+  ...s_group_get_device_fd,
+  ...s_group_close,
+  ...s_device_get_info,
+  ...s_device_set_irqs,
+
   ...getApiVersion,
   ...checkExtension,
   ...setIommu,
@@ -37,4 +57,7 @@ export const scenarios: readonly Scenario[] = [
   ...s_unmap_dma_spapr,
   ...s_enable_disable,
   ...s_eeh_pe_op,
+  ...s_sequences_qemu_spapr,
+  ...s_sequences_dpdk,
+  ...s_sequences_spdk,
 ];
