@@ -8,7 +8,7 @@ type Answer = number | ((env: Env) => number);
 
 function fresh(modes: readonly Mode[], ext: string, value: number, answer: Answer, source: string): Scenario {
   return {
-    name: `container/check-extension: fresh container, ${ext} → ${typeof answer === 'number' ? answer : 'platform'}`,
+    name: `container/check-extension (${modes[0]?.startsWith('spapr') ? 'sPAPR' : 'type1'}): fresh container, ${ext} → ${typeof answer === 'number' ? answer : 'platform'}`,
     modes,
     source,
     steps: [
@@ -20,7 +20,7 @@ function fresh(modes: readonly Mode[], ext: string, value: number, answer: Answe
 
 function after(modes: readonly Mode[], ext: string, value: number, answer: Answer, source: string): Scenario {
   return {
-    name: `container/check-extension: after SET_IOMMU, ${ext} → ${typeof answer === 'number' ? answer : 'platform'}`,
+    name: `container/check-extension (${modes[0]?.startsWith('spapr') ? 'sPAPR' : 'type1'}): after SET_IOMMU, ${ext} → ${typeof answer === 'number' ? answer : 'platform'}`,
     modes,
     source,
     steps: [...withIommu(), expectOk(ioctl('C', 'VFIO_CHECK_EXTENSION', int(value)), { ret: answer })],
