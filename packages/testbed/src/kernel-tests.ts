@@ -31,6 +31,8 @@ export const kernelTestModules: readonly KernelTestModule[] = [
   { name: 'testbed-smoke', path: here('./smoke.ts') },
   { name: 'container-basics', path: here('./cases/container-basics.ts') },
   { name: 'backend-koffi-sequence', path: here('../../backend-koffi/test/kernel/sequence.ts') },
+  // Its own boot: scenarios that leave the kernel damaged must not take the cases above with them.
+  { name: 'conformance', path: here('./cases/conformance.ts'), ownBoot: true },
 ];
 
 /** Devices every project guest gets (edu for DMA, e1000 as a second device with a reset). */
