@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { benchIoctl } from '../packages/backend-koffi/bench/ioctl.js';
 import { benchCodecs } from '../packages/uapi/bench/codecs.js';
 import { benchCodegen } from './codegen.js';
+import { benchConformance } from './conformance.js';
+import { benchSimVsKoffi } from './sim.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const fmt = (n: number | undefined, digits = 1) => (n === undefined ? 'n/a' : n.toFixed(digits));
@@ -65,6 +67,47 @@ async function main(): Promise<void> {
   md.push(
     `| full regeneration from the header (extract, resolve, emit, format) | ${fmt(codegen.regenerateMs)} | ${fmt(codegen.regenerateMs / codegen.parseMs, 1)}× |`,
   );
+  md.push('');
+
+  console.log('bench: simulator vs koffi, sPAPR bulk');
+  const sim = await benchSimVsKoffi(ioctl);
+  results.sim = sim;
+  md.push('| simulator ioctl (x86_64-q35, through the Backend) | ns per call | ratio to koffi FIONREAD |');
+  md.push('|---|---:|---:|');
+  for (const r of sim.sim.rows) {
+    const ratio = sim.koffiNsPerIoctl === undefined ? 'n/a' : `${fmt(r.nsPerCall / sim.koffiNsPerIoctl, 2)}×`;
+    md.push(`| ${r.name} | ${fmt(r.nsPerCall)} | ${ratio} |`);
+  }
+  md.push(`| koffi Backend.ioctl FIONREAD on a pipe (baseline) | ${fmt(sim.koffiNsPerIoctl)} | 1.00× |`);
+  md.push('');
+  const sp = sim.spapr;
+  md.push('| sPAPR TCE (powernv9, 64K IOMMU pages) | value |');
+  md.push('|---|---:|');
+  md.push(
+    `| TCE entries mapped per second (MAP_DMA of 1024 entries each) | ${sp.mapEntriesPerSecond.toLocaleString('en')} |`,
+  );
+  md.push(`| heap for an empty 1 TiB window (2 levels) | ${(sp.emptyWindowHeapBytes / 1024).toFixed(0)} KiB |`);
+  md.push(
+    `| heap for 1 GiB mapped into it (16384 TCEs, ${sp.allocatedLevels} indirect levels of 2048) | ${(sp.mapped1GiBHeapBytes / 1024).toFixed(0)} KiB |`,
+  );
+  md.push(`| exact heap figures (--expose-gc) | ${sp.gcExposed ? 'yes' : 'no: run through npm run bench'} |`);
+  md.push('');
+
+  console.log('bench: conformance suite, simulator vs guests');
+  const conf = await benchConformance();
+  results.conformance = conf;
+  md.push('| conformance suite | cases (passed/failed/skipped) | ms | ratio |');
+  md.push('|---|---:|---:|---:|');
+  for (const [family, s] of Object.entries(conf.sim))
+    md.push(
+      `| simulator, ${family} modes | ${s.cases} (${s.passed}/${s.failed}/${s.skipped}) | ${fmt(s.ms)} | 1.00× |`,
+    );
+  for (const g of conf.guests) {
+    md.push(
+      `| ${g.arch} guest (${g.kernel}), same cases | ${g.cases} (${g.passed}/${g.failed}/${g.skipped}) | ${fmt(g.ms)} (boot ${fmt(g.bootMs / 1000)} s, total ${fmt(g.totalMs / 1000)} s) | ${g.simMsSameCases > 0 ? `${fmt(g.ms / g.simMsSameCases, 0)}× the simulator` : 'n/a'} |`,
+    );
+  }
+  if (conf.guestSkipped !== undefined) md.push(`\n${conf.guestSkipped}`);
   md.push('');
 
   const outDir = join(root, 'bench/results');
