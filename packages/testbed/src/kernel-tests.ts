@@ -33,6 +33,8 @@ export const kernelTestModules: readonly KernelTestModule[] = [
   { name: 'backend-koffi-sequence', path: here('../../backend-koffi/test/kernel/sequence.ts') },
   // Its own boot: scenarios that leave the kernel damaged must not take the cases above with them.
   { name: 'conformance', path: here('./cases/conformance.ts'), ownBoot: true },
+  // Its own boot with world-accessible /dev/vfio: a child drops to an unprivileged uid for the RLIMIT_MEMLOCK case.
+  { name: 'faults', path: here('../kernel-tests/faults/process-faults.ts'), ownBoot: true, devVfioMode: '666' },
 ];
 
 /** Devices every project guest gets (edu for DMA, e1000 as a second device with a reset). */
