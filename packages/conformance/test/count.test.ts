@@ -11,7 +11,10 @@ describe('scenario set', () => {
     for (const s of scenarios) {
       expect(s.steps.length, s.name).toBeGreaterThan(0);
       expect(s.modes.length, s.name).toBeGreaterThan(0);
-      expect(s.modes.every((m) => allModes.includes(m)), s.name).toBe(true);
+      expect(
+        s.modes.every((m) => allModes.includes(m)),
+        s.name,
+      ).toBe(true);
       expect(s.source, s.name).not.toBe('');
     }
   });
