@@ -82,7 +82,15 @@ function memberLayouts(struct: SpecStruct, layout: StructLayout): MemberLayout[]
   });
 }
 
-function emitStruct(spec: SpecFamily, struct: SpecStruct, layoutClass: number, arch: Arch): string[] {
+function emitStruct(
+  spec: SpecFamily,
+  struct: SpecStruct,
+  layoutClass: number,
+  arch: Arch,
+  classes: ReadonlyMap<string, LayoutClasses>,
+): string[] {
+  // A nested struct's functions are those of its own class for this ABI.
+  const nestedClass = (name: string) => classes.get(name)!.classOf[arch];
   const layout = spec.layouts[arch]!.structs[struct.name]!;
   const members = memberLayouts(struct, layout);
   const T = typeName(struct.name);
@@ -104,7 +112,7 @@ function emitStruct(spec: SpecFamily, struct: SpecStruct, layoutClass: number, a
     const at = `o + ${m.offset}`;
     const element = (elementAt: string) =>
       m.c === 'struct'
-        ? `${fn('dec', (m.member.type as { struct: string }).struct, layoutClass)}(dv, ${elementAt}, le, end)`
+        ? `${fn('dec', (m.member.type as { struct: string }).struct, nestedClass((m.member.type as { struct: string }).struct))}(dv, ${elementAt}, le, end)`
         : readScalar(m.c, elementAt);
     if (m.member.flexible !== undefined || m.count !== undefined) {
       let countExpr: string;
@@ -146,7 +154,7 @@ function emitStruct(spec: SpecFamily, struct: SpecStruct, layoutClass: number, a
     const value = `v.${m.key}`;
     const writeElement = (elementAt: string, x: string) =>
       m.c === 'struct'
-        ? `${fn('enc', (m.member.type as { struct: string }).struct, layoutClass)}(dv, ${elementAt}, le, ${x});`
+        ? `${fn('enc', (m.member.type as { struct: string }).struct, nestedClass((m.member.type as { struct: string }).struct))}(dv, ${elementAt}, le, ${x});`
         : writeScalar(m.c, elementAt, x, where(m));
     if (m.member.flexible !== undefined || m.count !== undefined) {
       if (m.c === '__u8') {
@@ -185,7 +193,7 @@ function emitStruct(spec: SpecFamily, struct: SpecStruct, layoutClass: number, a
     if (m.c === 'struct') {
       const nested = (m.member.type as { struct: string }).struct;
       accessors.push(
-        `get ${m.key}(): StructView<${typeName(nested)}> {\n    return new ${fn('View', nested, layoutClass)}(this._dv, ${at}, this._le);\n  }`,
+        `get ${m.key}(): StructView<${typeName(nested)}> {\n    return new ${fn('View', nested, nestedClass(nested))}(this._dv, ${at}, this._le);\n  }`,
       );
       continue;
     }
@@ -240,7 +248,10 @@ function structLayoutLiteral(struct: SpecStruct, layout: StructLayout): string {
   return `{ size: ${layout.size}, align: ${layout.align}, fields: [${fields.join(', ')}] }`;
 }
 
-export function toCodecs(spec: SpecFamily, classes: LayoutClasses = layoutClasses(spec)): Statements {
+export function toCodecs(
+  spec: SpecFamily,
+  classes: ReadonlyMap<string, LayoutClasses> = layoutClasses(spec),
+): Statements {
   const out: Statements = [
     "import * as check from '../check.js';",
     "import { type StructCodec, type StructInit, type StructLayoutInfo, type StructView, structCodec } from '../codec.js';",
@@ -256,23 +267,21 @@ export function toCodecs(spec: SpecFamily, classes: LayoutClasses = layoutClasse
   };
   for (const s of spec.structs) visit(s);
   for (const s of ordered) {
-    classes.representative.forEach((arch, layoutClass) => {
-      out.push(...emitStruct(spec, s, layoutClass, arch));
+    classes.get(s.name)!.representative.forEach((arch, layoutClass) => {
+      out.push(...emitStruct(spec, s, layoutClass, arch, classes));
     });
   }
-  out.push(
-    `/** Which layout class each ABI's codecs come from. */\nexport const layoutClassOf: Readonly<Record<Arch, number>> = { ${ARCHS.map((a) => `${a}: ${classes.classOf[a]}`).join(', ')} };`,
-  );
   const factories = spec.structs.map((s) => {
-    const perClass = classes.representative.map((_, c) => fn('make', s.name, c));
-    return `${s.name}: [${perClass.join(', ')}]`;
+    const { classOf } = classes.get(s.name)!;
+    return `${s.name}: { ${ARCHS.map((a) => `${a}: ${fn('make', s.name, classOf[a])}`).join(', ')} }`;
   });
   out.push(
-    `/** Per struct, one codec factory per layout class. */\nexport const codecFactories: {\n  readonly [N in StructName]: readonly ((arch: Arch, le: boolean, layout: StructLayoutInfo) => StructCodec<StructTypes[N]>)[];\n} = {\n  ${factories.join(',\n  ')},\n};`,
+    `/** Per struct and ABI, the codec factory of that ABI's layout class. */\nexport const codecFactories: {\n  readonly [N in StructName]: Readonly<Record<Arch, (arch: Arch, le: boolean, layout: StructLayoutInfo) => StructCodec<StructTypes[N]>>>;\n} = {\n  ${factories.join(',\n  ')},\n};`,
   );
   const layouts = spec.structs.map((s) => {
-    const perClass = classes.representative.map((arch) => structLayoutLiteral(s, spec.layouts[arch]!.structs[s.name]!));
-    const byArch = ARCHS.map((a) => `${a}: l[${classes.classOf[a]}]!`).join(', ');
+    const { classOf, representative } = classes.get(s.name)!;
+    const perClass = representative.map((arch) => structLayoutLiteral(s, spec.layouts[arch]!.structs[s.name]!));
+    const byArch = ARCHS.map((a) => `${a}: l[${classOf[a]}]!`).join(', ');
     return `${s.name}: ((l: StructLayoutInfo[]) => ({ ${byArch} }))([\n    ${perClass.join(',\n    ')},\n  ])`;
   });
   out.push(

@@ -20,29 +20,40 @@ export function jsDoc(text: string | undefined): string {
   return `/**\n${lines.map((l) => (l === '' ? ' *' : ` * ${l}`)).join('\n')}\n */\n`;
 }
 
-/** ABIs grouped by identical struct layouts: one set of codec functions per group, byte order passed in. */
+/**
+ * For one struct, the ABIs grouped by identical layout (its own and its nested structs'): one set of codec functions
+ * per group, byte order passed in. Most structs are one group; i386 splits off where alignment differs.
+ */
 export interface LayoutClasses {
   readonly classOf: Readonly<Record<Arch, number>>;
   /** The first ABI of each class, whose layout the class's functions are written from. */
   readonly representative: readonly Arch[];
 }
 
-export function layoutClasses(spec: SpecFamily): LayoutClasses {
-  const keys = new Map<string, number>();
-  const classOf = {} as Record<Arch, number>;
-  const representative: Arch[] = [];
-  for (const arch of ARCHS) {
-    const structs = spec.layouts[arch]!.structs;
-    const key = JSON.stringify(spec.structs.map((s) => structs[s.name]));
-    let index = keys.get(key);
-    if (index === undefined) {
-      index = representative.length;
-      keys.set(key, index);
-      representative.push(arch);
+export function layoutClasses(spec: SpecFamily): ReadonlyMap<string, LayoutClasses> {
+  const keyOf = (name: string, arch: Arch): string => {
+    const struct = findStruct(spec, name);
+    const nested = struct.members.flatMap((m) => (m.type.kind === 'struct' ? [keyOf(m.type.struct, arch)] : []));
+    return JSON.stringify([spec.layouts[arch]!.structs[name], nested]);
+  };
+  const out = new Map<string, LayoutClasses>();
+  for (const struct of spec.structs) {
+    const keys = new Map<string, number>();
+    const classOf = {} as Record<Arch, number>;
+    const representative: Arch[] = [];
+    for (const arch of ARCHS) {
+      const key = keyOf(struct.name, arch);
+      let index = keys.get(key);
+      if (index === undefined) {
+        index = representative.length;
+        keys.set(key, index);
+        representative.push(arch);
+      }
+      classOf[arch] = index;
     }
-    classOf[arch] = index;
+    out.set(struct.name, { classOf, representative });
   }
-  return { classOf, representative };
+  return out;
 }
 
 export function findStruct(spec: SpecFamily, name: string): SpecStruct {

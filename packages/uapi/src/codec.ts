@@ -3,7 +3,7 @@
 import { UapiError } from './errors.js';
 import type { Arch } from './generated/abi.js';
 import { abiInfo } from './generated/abi.js';
-import { codecFactories, layoutClassOf, structLayouts } from './generated/codecs.js';
+import { codecFactories, structLayouts } from './generated/codecs.js';
 import type { StructName, StructTypes } from './generated/types.js';
 
 /** What encode accepts: every field optional (missing means 0), 64-bit fields also as safe integers. */
@@ -108,13 +108,13 @@ export function codec<N extends StructName>(name: N, arch: Arch): StructCodec<St
   let found = cache.get(key);
   if (found === undefined) {
     const factories = codecFactories[name] as
-      | readonly ((arch: Arch, le: boolean, layout: StructLayoutInfo) => StructCodec<unknown>)[]
+      | Readonly<Record<Arch, (arch: Arch, le: boolean, layout: StructLayoutInfo) => StructCodec<unknown>>>
       | undefined;
     if (factories === undefined)
       throw new UapiError('VFIO_TS_UNKNOWN_STRUCT', `no struct ${String(name)} in linux/vfio.h`);
-    const layoutClass = layoutClassOf[arch];
-    if (layoutClass === undefined) throw new UapiError('VFIO_TS_UNKNOWN_ARCH', `unknown ABI ${String(arch)}`);
-    found = factories[layoutClass]!(arch, abiInfo[arch].littleEndian, structLayouts[name][arch]);
+    const make = factories[arch];
+    if (make === undefined) throw new UapiError('VFIO_TS_UNKNOWN_ARCH', `unknown ABI ${String(arch)}`);
+    found = make(arch, abiInfo[arch].littleEndian, structLayouts[name][arch]);
     cache.set(key, found);
   }
   return found as StructCodec<StructTypes[N]>;

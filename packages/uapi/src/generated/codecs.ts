@@ -81,81 +81,6 @@ function makeVfioInfoCapHeader0(arch: Arch, le: boolean, layout: StructLayoutInf
   });
 }
 
-function sizeVfioInfoCapHeader1(_v: StructInit<VfioInfoCapHeader>): number {
-  return 8;
-}
-
-function decVfioInfoCapHeader1(dv: DataView, o: number, le: boolean, end: number): VfioInfoCapHeader {
-  return { id: dv.getUint16(o + 0, le), version: dv.getUint16(o + 2, le), next: dv.getUint32(o + 4, le) };
-}
-
-function encVfioInfoCapHeader1(dv: DataView, o: number, le: boolean, v: StructInit<VfioInfoCapHeader>): void {
-  {
-    const x = v.id;
-    if (x !== undefined) dv.setUint16(o + 0, check.u16(x, 'vfio_info_cap_header.id'), le);
-  }
-  {
-    const x = v.version;
-    if (x !== undefined) dv.setUint16(o + 2, check.u16(x, 'vfio_info_cap_header.version'), le);
-  }
-  {
-    const x = v.next;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_info_cap_header.next'), le);
-  }
-}
-
-class ViewVfioInfoCapHeader1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get id(): number {
-    return this._dv.getUint16(this._o + 0, this._le);
-  }
-  set id(value: number) {
-    this._dv.setUint16(this._o + 0, check.u16(value, 'vfio_info_cap_header.id'), this._le);
-  }
-  get version(): number {
-    return this._dv.getUint16(this._o + 2, this._le);
-  }
-  set version(value: number) {
-    this._dv.setUint16(this._o + 2, check.u16(value, 'vfio_info_cap_header.version'), this._le);
-  }
-  get next(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set next(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_info_cap_header.next'), this._le);
-  }
-}
-
-function makeVfioInfoCapHeader1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioInfoCapHeader> {
-  return structCodec<VfioInfoCapHeader>('vfio_info_cap_header', arch, le, layout, {
-    encodedSize: sizeVfioInfoCapHeader1,
-    encode(value: StructInit<VfioInfoCapHeader>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioInfoCapHeader1(value));
-      encVfioInfoCapHeader1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioInfoCapHeader>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioInfoCapHeader1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_info_cap_header', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioInfoCapHeader1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioInfoCapHeader {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_info_cap_header', 8, source.length - offset);
-      return decVfioInfoCapHeader1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioInfoCapHeader> {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_info_cap_header', 8, source.length - offset);
-      return new ViewVfioInfoCapHeader1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
 function sizeVfioGroupStatus0(_v: StructInit<VfioGroupStatus>): number {
   return 8;
 }
@@ -217,71 +142,6 @@ function makeVfioGroupStatus0(arch: Arch, le: boolean, layout: StructLayoutInfo)
     view(source: Uint8Array, offset = 0): StructView<VfioGroupStatus> {
       if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_group_status', 8, source.length - offset);
       return new ViewVfioGroupStatus0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
-function sizeVfioGroupStatus1(_v: StructInit<VfioGroupStatus>): number {
-  return 8;
-}
-
-function decVfioGroupStatus1(dv: DataView, o: number, le: boolean, end: number): VfioGroupStatus {
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le) };
-}
-
-function encVfioGroupStatus1(dv: DataView, o: number, le: boolean, v: StructInit<VfioGroupStatus>): void {
-  {
-    const x = v.argsz;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_group_status.argsz'), le);
-  }
-  {
-    const x = v.flags;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_group_status.flags'), le);
-  }
-}
-
-class ViewVfioGroupStatus1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get argsz(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set argsz(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_group_status.argsz'), this._le);
-  }
-  get flags(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set flags(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_group_status.flags'), this._le);
-  }
-}
-
-function makeVfioGroupStatus1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioGroupStatus> {
-  return structCodec<VfioGroupStatus>('vfio_group_status', arch, le, layout, {
-    encodedSize: sizeVfioGroupStatus1,
-    encode(value: StructInit<VfioGroupStatus>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioGroupStatus1(value));
-      encVfioGroupStatus1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioGroupStatus>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioGroupStatus1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_group_status', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioGroupStatus1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioGroupStatus {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_group_status', 8, source.length - offset);
-      return decVfioGroupStatus1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioGroupStatus> {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_group_status', 8, source.length - offset);
-      return new ViewVfioGroupStatus1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
     },
   });
 }
@@ -391,111 +251,6 @@ function makeVfioDeviceInfo0(arch: Arch, le: boolean, layout: StructLayoutInfo):
   });
 }
 
-function sizeVfioDeviceInfo1(_v: StructInit<VfioDeviceInfo>): number {
-  return 24;
-}
-
-function decVfioDeviceInfo1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceInfo {
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), numRegions: dv.getUint32(o + 8, le), numIrqs: dv.getUint32(o + 12, le), capOffset: dv.getUint32(o + 16, le), pad: dv.getUint32(o + 20, le) };
-}
-
-function encVfioDeviceInfo1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceInfo>): void {
-  {
-    const x = v.argsz;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_device_info.argsz'), le);
-  }
-  {
-    const x = v.flags;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_device_info.flags'), le);
-  }
-  {
-    const x = v.numRegions;
-    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_device_info.num_regions'), le);
-  }
-  {
-    const x = v.numIrqs;
-    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_device_info.num_irqs'), le);
-  }
-  {
-    const x = v.capOffset;
-    if (x !== undefined) dv.setUint32(o + 16, check.u32(x, 'vfio_device_info.cap_offset'), le);
-  }
-  {
-    const x = v.pad;
-    if (x !== undefined) dv.setUint32(o + 20, check.u32(x, 'vfio_device_info.pad'), le);
-  }
-}
-
-class ViewVfioDeviceInfo1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get argsz(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set argsz(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_info.argsz'), this._le);
-  }
-  get flags(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set flags(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_device_info.flags'), this._le);
-  }
-  get numRegions(): number {
-    return this._dv.getUint32(this._o + 8, this._le);
-  }
-  set numRegions(value: number) {
-    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_device_info.num_regions'), this._le);
-  }
-  get numIrqs(): number {
-    return this._dv.getUint32(this._o + 12, this._le);
-  }
-  set numIrqs(value: number) {
-    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_device_info.num_irqs'), this._le);
-  }
-  get capOffset(): number {
-    return this._dv.getUint32(this._o + 16, this._le);
-  }
-  set capOffset(value: number) {
-    this._dv.setUint32(this._o + 16, check.u32(value, 'vfio_device_info.cap_offset'), this._le);
-  }
-  get pad(): number {
-    return this._dv.getUint32(this._o + 20, this._le);
-  }
-  set pad(value: number) {
-    this._dv.setUint32(this._o + 20, check.u32(value, 'vfio_device_info.pad'), this._le);
-  }
-}
-
-function makeVfioDeviceInfo1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceInfo> {
-  return structCodec<VfioDeviceInfo>('vfio_device_info', arch, le, layout, {
-    encodedSize: sizeVfioDeviceInfo1,
-    encode(value: StructInit<VfioDeviceInfo>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioDeviceInfo1(value));
-      encVfioDeviceInfo1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioDeviceInfo>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioDeviceInfo1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_info', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioDeviceInfo1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioDeviceInfo {
-      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_device_info', 24, source.length - offset);
-      return decVfioDeviceInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioDeviceInfo> {
-      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_device_info', 24, source.length - offset);
-      return new ViewVfioDeviceInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
 function sizeVfioRegionInfo0(_v: StructInit<VfioRegionInfo>): number {
   return 32;
 }
@@ -601,111 +356,6 @@ function makeVfioRegionInfo0(arch: Arch, le: boolean, layout: StructLayoutInfo):
   });
 }
 
-function sizeVfioRegionInfo1(_v: StructInit<VfioRegionInfo>): number {
-  return 32;
-}
-
-function decVfioRegionInfo1(dv: DataView, o: number, le: boolean, end: number): VfioRegionInfo {
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), index: dv.getUint32(o + 8, le), capOffset: dv.getUint32(o + 12, le), size: dv.getBigUint64(o + 16, le), offset: dv.getBigUint64(o + 24, le) };
-}
-
-function encVfioRegionInfo1(dv: DataView, o: number, le: boolean, v: StructInit<VfioRegionInfo>): void {
-  {
-    const x = v.argsz;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_region_info.argsz'), le);
-  }
-  {
-    const x = v.flags;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_region_info.flags'), le);
-  }
-  {
-    const x = v.index;
-    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_region_info.index'), le);
-  }
-  {
-    const x = v.capOffset;
-    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_region_info.cap_offset'), le);
-  }
-  {
-    const x = v.size;
-    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'vfio_region_info.size'), le);
-  }
-  {
-    const x = v.offset;
-    if (x !== undefined) dv.setBigUint64(o + 24, check.u64(x, 'vfio_region_info.offset'), le);
-  }
-}
-
-class ViewVfioRegionInfo1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get argsz(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set argsz(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_region_info.argsz'), this._le);
-  }
-  get flags(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set flags(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_region_info.flags'), this._le);
-  }
-  get index(): number {
-    return this._dv.getUint32(this._o + 8, this._le);
-  }
-  set index(value: number) {
-    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_region_info.index'), this._le);
-  }
-  get capOffset(): number {
-    return this._dv.getUint32(this._o + 12, this._le);
-  }
-  set capOffset(value: number) {
-    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_region_info.cap_offset'), this._le);
-  }
-  get size(): bigint {
-    return this._dv.getBigUint64(this._o + 16, this._le);
-  }
-  set size(value: bigint) {
-    this._dv.setBigUint64(this._o + 16, check.u64(value, 'vfio_region_info.size'), this._le);
-  }
-  get offset(): bigint {
-    return this._dv.getBigUint64(this._o + 24, this._le);
-  }
-  set offset(value: bigint) {
-    this._dv.setBigUint64(this._o + 24, check.u64(value, 'vfio_region_info.offset'), this._le);
-  }
-}
-
-function makeVfioRegionInfo1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionInfo> {
-  return structCodec<VfioRegionInfo>('vfio_region_info', arch, le, layout, {
-    encodedSize: sizeVfioRegionInfo1,
-    encode(value: StructInit<VfioRegionInfo>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioRegionInfo1(value));
-      encVfioRegionInfo1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioRegionInfo>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioRegionInfo1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_info', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioRegionInfo1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioRegionInfo {
-      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_region_info', 32, source.length - offset);
-      return decVfioRegionInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioRegionInfo> {
-      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_region_info', 32, source.length - offset);
-      return new ViewVfioRegionInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
 function sizeVfioRegionSparseMmapArea0(_v: StructInit<VfioRegionSparseMmapArea>): number {
   return 16;
 }
@@ -767,71 +417,6 @@ function makeVfioRegionSparseMmapArea0(arch: Arch, le: boolean, layout: StructLa
     view(source: Uint8Array, offset = 0): StructView<VfioRegionSparseMmapArea> {
       if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_sparse_mmap_area', 16, source.length - offset);
       return new ViewVfioRegionSparseMmapArea0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
-function sizeVfioRegionSparseMmapArea1(_v: StructInit<VfioRegionSparseMmapArea>): number {
-  return 16;
-}
-
-function decVfioRegionSparseMmapArea1(dv: DataView, o: number, le: boolean, end: number): VfioRegionSparseMmapArea {
-  return { offset: dv.getBigUint64(o + 0, le), size: dv.getBigUint64(o + 8, le) };
-}
-
-function encVfioRegionSparseMmapArea1(dv: DataView, o: number, le: boolean, v: StructInit<VfioRegionSparseMmapArea>): void {
-  {
-    const x = v.offset;
-    if (x !== undefined) dv.setBigUint64(o + 0, check.u64(x, 'vfio_region_sparse_mmap_area.offset'), le);
-  }
-  {
-    const x = v.size;
-    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'vfio_region_sparse_mmap_area.size'), le);
-  }
-}
-
-class ViewVfioRegionSparseMmapArea1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get offset(): bigint {
-    return this._dv.getBigUint64(this._o + 0, this._le);
-  }
-  set offset(value: bigint) {
-    this._dv.setBigUint64(this._o + 0, check.u64(value, 'vfio_region_sparse_mmap_area.offset'), this._le);
-  }
-  get size(): bigint {
-    return this._dv.getBigUint64(this._o + 8, this._le);
-  }
-  set size(value: bigint) {
-    this._dv.setBigUint64(this._o + 8, check.u64(value, 'vfio_region_sparse_mmap_area.size'), this._le);
-  }
-}
-
-function makeVfioRegionSparseMmapArea1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionSparseMmapArea> {
-  return structCodec<VfioRegionSparseMmapArea>('vfio_region_sparse_mmap_area', arch, le, layout, {
-    encodedSize: sizeVfioRegionSparseMmapArea1,
-    encode(value: StructInit<VfioRegionSparseMmapArea>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioRegionSparseMmapArea1(value));
-      encVfioRegionSparseMmapArea1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioRegionSparseMmapArea>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioRegionSparseMmapArea1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_sparse_mmap_area', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioRegionSparseMmapArea1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioRegionSparseMmapArea {
-      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_sparse_mmap_area', 16, source.length - offset);
-      return decVfioRegionSparseMmapArea1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioRegionSparseMmapArea> {
-      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_sparse_mmap_area', 16, source.length - offset);
-      return new ViewVfioRegionSparseMmapArea1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
     },
   });
 }
@@ -920,90 +505,6 @@ function makeVfioRegionInfoCapSparseMmap0(arch: Arch, le: boolean, layout: Struc
   });
 }
 
-function sizeVfioRegionInfoCapSparseMmap1(v: StructInit<VfioRegionInfoCapSparseMmap>): number {
-  return Math.max(16, 16 + (v.areas?.length ?? 0) * 16);
-}
-
-function decVfioRegionInfoCapSparseMmap1(dv: DataView, o: number, le: boolean, end: number): VfioRegionInfoCapSparseMmap {
-  const nrAreas = dv.getUint32(o + 8, le);
-  const areasN = nrAreas;
-  check.arrayEnd('vfio_region_info_cap_sparse_mmap', 'areas', o + 16, areasN, 16, end);
-  const areas = new Array(areasN);
-  for (let i = 0; i < areasN; i++) areas[i] = decVfioRegionSparseMmapArea1(dv, o + 16 + i * 16, le, end);
-  return { header: decVfioInfoCapHeader1(dv, o + 0, le, end), nrAreas, reserved: dv.getUint32(o + 12, le), areas };
-}
-
-function encVfioRegionInfoCapSparseMmap1(dv: DataView, o: number, le: boolean, v: StructInit<VfioRegionInfoCapSparseMmap>): void {
-  {
-    const x = v.header;
-    if (x !== undefined) encVfioInfoCapHeader1(dv, o + 0, le, x);
-  }
-  {
-    const x = v.nrAreas ?? v.areas?.length;
-    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_region_info_cap_sparse_mmap.nr_areas'), le);
-  }
-  {
-    const x = v.reserved;
-    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_region_info_cap_sparse_mmap.reserved'), le);
-  }
-  const areas = v.areas;
-  if (areas !== undefined) {
-    for (let i = 0; i < areas.length; i++) {
-      const x = areas[i];
-      if (x !== undefined) encVfioRegionSparseMmapArea1(dv, o + 16 + i * 16, le, x as never);
-    }
-  }
-}
-
-class ViewVfioRegionInfoCapSparseMmap1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get header(): StructView<VfioInfoCapHeader> {
-    return new ViewVfioInfoCapHeader1(this._dv, this._o + 0, this._le);
-  }
-  get nrAreas(): number {
-    return this._dv.getUint32(this._o + 8, this._le);
-  }
-  set nrAreas(value: number) {
-    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_region_info_cap_sparse_mmap.nr_areas'), this._le);
-  }
-  get reserved(): number {
-    return this._dv.getUint32(this._o + 12, this._le);
-  }
-  set reserved(value: number) {
-    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_region_info_cap_sparse_mmap.reserved'), this._le);
-  }
-}
-
-function makeVfioRegionInfoCapSparseMmap1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionInfoCapSparseMmap> {
-  return structCodec<VfioRegionInfoCapSparseMmap>('vfio_region_info_cap_sparse_mmap', arch, le, layout, {
-    encodedSize: sizeVfioRegionInfoCapSparseMmap1,
-    encode(value: StructInit<VfioRegionInfoCapSparseMmap>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioRegionInfoCapSparseMmap1(value));
-      encVfioRegionInfoCapSparseMmap1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioRegionInfoCapSparseMmap>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioRegionInfoCapSparseMmap1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_info_cap_sparse_mmap', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioRegionInfoCapSparseMmap1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioRegionInfoCapSparseMmap {
-      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_sparse_mmap', 16, source.length - offset);
-      return decVfioRegionInfoCapSparseMmap1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioRegionInfoCapSparseMmap> {
-      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_sparse_mmap', 16, source.length - offset);
-      return new ViewVfioRegionInfoCapSparseMmap1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
 function sizeVfioRegionInfoCapType0(_v: StructInit<VfioRegionInfoCapType>): number {
   return 16;
 }
@@ -1072,78 +573,6 @@ function makeVfioRegionInfoCapType0(arch: Arch, le: boolean, layout: StructLayou
     view(source: Uint8Array, offset = 0): StructView<VfioRegionInfoCapType> {
       if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_type', 16, source.length - offset);
       return new ViewVfioRegionInfoCapType0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
-function sizeVfioRegionInfoCapType1(_v: StructInit<VfioRegionInfoCapType>): number {
-  return 16;
-}
-
-function decVfioRegionInfoCapType1(dv: DataView, o: number, le: boolean, end: number): VfioRegionInfoCapType {
-  return { header: decVfioInfoCapHeader1(dv, o + 0, le, end), type: dv.getUint32(o + 8, le), subtype: dv.getUint32(o + 12, le) };
-}
-
-function encVfioRegionInfoCapType1(dv: DataView, o: number, le: boolean, v: StructInit<VfioRegionInfoCapType>): void {
-  {
-    const x = v.header;
-    if (x !== undefined) encVfioInfoCapHeader1(dv, o + 0, le, x);
-  }
-  {
-    const x = v.type;
-    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_region_info_cap_type.type'), le);
-  }
-  {
-    const x = v.subtype;
-    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_region_info_cap_type.subtype'), le);
-  }
-}
-
-class ViewVfioRegionInfoCapType1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get header(): StructView<VfioInfoCapHeader> {
-    return new ViewVfioInfoCapHeader1(this._dv, this._o + 0, this._le);
-  }
-  get type(): number {
-    return this._dv.getUint32(this._o + 8, this._le);
-  }
-  set type(value: number) {
-    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_region_info_cap_type.type'), this._le);
-  }
-  get subtype(): number {
-    return this._dv.getUint32(this._o + 12, this._le);
-  }
-  set subtype(value: number) {
-    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_region_info_cap_type.subtype'), this._le);
-  }
-}
-
-function makeVfioRegionInfoCapType1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionInfoCapType> {
-  return structCodec<VfioRegionInfoCapType>('vfio_region_info_cap_type', arch, le, layout, {
-    encodedSize: sizeVfioRegionInfoCapType1,
-    encode(value: StructInit<VfioRegionInfoCapType>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioRegionInfoCapType1(value));
-      encVfioRegionInfoCapType1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioRegionInfoCapType>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioRegionInfoCapType1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_info_cap_type', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioRegionInfoCapType1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioRegionInfoCapType {
-      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_type', 16, source.length - offset);
-      return decVfioRegionInfoCapType1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioRegionInfoCapType> {
-      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_type', 16, source.length - offset);
-      return new ViewVfioRegionInfoCapType1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
     },
   });
 }
@@ -1253,111 +682,6 @@ function makeVfioRegionGfxEdid0(arch: Arch, le: boolean, layout: StructLayoutInf
   });
 }
 
-function sizeVfioRegionGfxEdid1(_v: StructInit<VfioRegionGfxEdid>): number {
-  return 24;
-}
-
-function decVfioRegionGfxEdid1(dv: DataView, o: number, le: boolean, end: number): VfioRegionGfxEdid {
-  return { edidOffset: dv.getUint32(o + 0, le), edidMaxSize: dv.getUint32(o + 4, le), edidSize: dv.getUint32(o + 8, le), maxXres: dv.getUint32(o + 12, le), maxYres: dv.getUint32(o + 16, le), linkState: dv.getUint32(o + 20, le) };
-}
-
-function encVfioRegionGfxEdid1(dv: DataView, o: number, le: boolean, v: StructInit<VfioRegionGfxEdid>): void {
-  {
-    const x = v.edidOffset;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_region_gfx_edid.edid_offset'), le);
-  }
-  {
-    const x = v.edidMaxSize;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_region_gfx_edid.edid_max_size'), le);
-  }
-  {
-    const x = v.edidSize;
-    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_region_gfx_edid.edid_size'), le);
-  }
-  {
-    const x = v.maxXres;
-    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_region_gfx_edid.max_xres'), le);
-  }
-  {
-    const x = v.maxYres;
-    if (x !== undefined) dv.setUint32(o + 16, check.u32(x, 'vfio_region_gfx_edid.max_yres'), le);
-  }
-  {
-    const x = v.linkState;
-    if (x !== undefined) dv.setUint32(o + 20, check.u32(x, 'vfio_region_gfx_edid.link_state'), le);
-  }
-}
-
-class ViewVfioRegionGfxEdid1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get edidOffset(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set edidOffset(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_region_gfx_edid.edid_offset'), this._le);
-  }
-  get edidMaxSize(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set edidMaxSize(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_region_gfx_edid.edid_max_size'), this._le);
-  }
-  get edidSize(): number {
-    return this._dv.getUint32(this._o + 8, this._le);
-  }
-  set edidSize(value: number) {
-    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_region_gfx_edid.edid_size'), this._le);
-  }
-  get maxXres(): number {
-    return this._dv.getUint32(this._o + 12, this._le);
-  }
-  set maxXres(value: number) {
-    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_region_gfx_edid.max_xres'), this._le);
-  }
-  get maxYres(): number {
-    return this._dv.getUint32(this._o + 16, this._le);
-  }
-  set maxYres(value: number) {
-    this._dv.setUint32(this._o + 16, check.u32(value, 'vfio_region_gfx_edid.max_yres'), this._le);
-  }
-  get linkState(): number {
-    return this._dv.getUint32(this._o + 20, this._le);
-  }
-  set linkState(value: number) {
-    this._dv.setUint32(this._o + 20, check.u32(value, 'vfio_region_gfx_edid.link_state'), this._le);
-  }
-}
-
-function makeVfioRegionGfxEdid1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionGfxEdid> {
-  return structCodec<VfioRegionGfxEdid>('vfio_region_gfx_edid', arch, le, layout, {
-    encodedSize: sizeVfioRegionGfxEdid1,
-    encode(value: StructInit<VfioRegionGfxEdid>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioRegionGfxEdid1(value));
-      encVfioRegionGfxEdid1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioRegionGfxEdid>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioRegionGfxEdid1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_gfx_edid', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioRegionGfxEdid1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioRegionGfxEdid {
-      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_region_gfx_edid', 24, source.length - offset);
-      return decVfioRegionGfxEdid1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioRegionGfxEdid> {
-      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_region_gfx_edid', 24, source.length - offset);
-      return new ViewVfioRegionGfxEdid1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
 function sizeVfioDeviceMigrationInfo0(_v: StructInit<VfioDeviceMigrationInfo>): number {
   return 32;
 }
@@ -1453,101 +777,6 @@ function makeVfioDeviceMigrationInfo0(arch: Arch, le: boolean, layout: StructLay
   });
 }
 
-function sizeVfioDeviceMigrationInfo1(_v: StructInit<VfioDeviceMigrationInfo>): number {
-  return 32;
-}
-
-function decVfioDeviceMigrationInfo1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceMigrationInfo {
-  return { deviceState: dv.getUint32(o + 0, le), reserved: dv.getUint32(o + 4, le), pendingBytes: dv.getBigUint64(o + 8, le), dataOffset: dv.getBigUint64(o + 16, le), dataSize: dv.getBigUint64(o + 24, le) };
-}
-
-function encVfioDeviceMigrationInfo1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceMigrationInfo>): void {
-  {
-    const x = v.deviceState;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_device_migration_info.device_state'), le);
-  }
-  {
-    const x = v.reserved;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_device_migration_info.reserved'), le);
-  }
-  {
-    const x = v.pendingBytes;
-    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'vfio_device_migration_info.pending_bytes'), le);
-  }
-  {
-    const x = v.dataOffset;
-    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'vfio_device_migration_info.data_offset'), le);
-  }
-  {
-    const x = v.dataSize;
-    if (x !== undefined) dv.setBigUint64(o + 24, check.u64(x, 'vfio_device_migration_info.data_size'), le);
-  }
-}
-
-class ViewVfioDeviceMigrationInfo1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get deviceState(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set deviceState(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_migration_info.device_state'), this._le);
-  }
-  get reserved(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set reserved(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_device_migration_info.reserved'), this._le);
-  }
-  get pendingBytes(): bigint {
-    return this._dv.getBigUint64(this._o + 8, this._le);
-  }
-  set pendingBytes(value: bigint) {
-    this._dv.setBigUint64(this._o + 8, check.u64(value, 'vfio_device_migration_info.pending_bytes'), this._le);
-  }
-  get dataOffset(): bigint {
-    return this._dv.getBigUint64(this._o + 16, this._le);
-  }
-  set dataOffset(value: bigint) {
-    this._dv.setBigUint64(this._o + 16, check.u64(value, 'vfio_device_migration_info.data_offset'), this._le);
-  }
-  get dataSize(): bigint {
-    return this._dv.getBigUint64(this._o + 24, this._le);
-  }
-  set dataSize(value: bigint) {
-    this._dv.setBigUint64(this._o + 24, check.u64(value, 'vfio_device_migration_info.data_size'), this._le);
-  }
-}
-
-function makeVfioDeviceMigrationInfo1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceMigrationInfo> {
-  return structCodec<VfioDeviceMigrationInfo>('vfio_device_migration_info', arch, le, layout, {
-    encodedSize: sizeVfioDeviceMigrationInfo1,
-    encode(value: StructInit<VfioDeviceMigrationInfo>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioDeviceMigrationInfo1(value));
-      encVfioDeviceMigrationInfo1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioDeviceMigrationInfo>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioDeviceMigrationInfo1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_migration_info', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioDeviceMigrationInfo1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioDeviceMigrationInfo {
-      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_device_migration_info', 32, source.length - offset);
-      return decVfioDeviceMigrationInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioDeviceMigrationInfo> {
-      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_device_migration_info', 32, source.length - offset);
-      return new ViewVfioDeviceMigrationInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
 function sizeVfioRegionInfoCapNvlink2Ssatgt0(_v: StructInit<VfioRegionInfoCapNvlink2Ssatgt>): number {
   return 16;
 }
@@ -1606,68 +835,6 @@ function makeVfioRegionInfoCapNvlink2Ssatgt0(arch: Arch, le: boolean, layout: St
     view(source: Uint8Array, offset = 0): StructView<VfioRegionInfoCapNvlink2Ssatgt> {
       if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_nvlink2_ssatgt', 16, source.length - offset);
       return new ViewVfioRegionInfoCapNvlink2Ssatgt0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
-function sizeVfioRegionInfoCapNvlink2Ssatgt1(_v: StructInit<VfioRegionInfoCapNvlink2Ssatgt>): number {
-  return 16;
-}
-
-function decVfioRegionInfoCapNvlink2Ssatgt1(dv: DataView, o: number, le: boolean, end: number): VfioRegionInfoCapNvlink2Ssatgt {
-  return { header: decVfioInfoCapHeader1(dv, o + 0, le, end), tgt: dv.getBigUint64(o + 8, le) };
-}
-
-function encVfioRegionInfoCapNvlink2Ssatgt1(dv: DataView, o: number, le: boolean, v: StructInit<VfioRegionInfoCapNvlink2Ssatgt>): void {
-  {
-    const x = v.header;
-    if (x !== undefined) encVfioInfoCapHeader1(dv, o + 0, le, x);
-  }
-  {
-    const x = v.tgt;
-    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'vfio_region_info_cap_nvlink2_ssatgt.tgt'), le);
-  }
-}
-
-class ViewVfioRegionInfoCapNvlink2Ssatgt1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get header(): StructView<VfioInfoCapHeader> {
-    return new ViewVfioInfoCapHeader1(this._dv, this._o + 0, this._le);
-  }
-  get tgt(): bigint {
-    return this._dv.getBigUint64(this._o + 8, this._le);
-  }
-  set tgt(value: bigint) {
-    this._dv.setBigUint64(this._o + 8, check.u64(value, 'vfio_region_info_cap_nvlink2_ssatgt.tgt'), this._le);
-  }
-}
-
-function makeVfioRegionInfoCapNvlink2Ssatgt1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionInfoCapNvlink2Ssatgt> {
-  return structCodec<VfioRegionInfoCapNvlink2Ssatgt>('vfio_region_info_cap_nvlink2_ssatgt', arch, le, layout, {
-    encodedSize: sizeVfioRegionInfoCapNvlink2Ssatgt1,
-    encode(value: StructInit<VfioRegionInfoCapNvlink2Ssatgt>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioRegionInfoCapNvlink2Ssatgt1(value));
-      encVfioRegionInfoCapNvlink2Ssatgt1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioRegionInfoCapNvlink2Ssatgt>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioRegionInfoCapNvlink2Ssatgt1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_info_cap_nvlink2_ssatgt', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioRegionInfoCapNvlink2Ssatgt1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioRegionInfoCapNvlink2Ssatgt {
-      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_nvlink2_ssatgt', 16, source.length - offset);
-      return decVfioRegionInfoCapNvlink2Ssatgt1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioRegionInfoCapNvlink2Ssatgt> {
-      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_nvlink2_ssatgt', 16, source.length - offset);
-      return new ViewVfioRegionInfoCapNvlink2Ssatgt1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
     },
   });
 }
@@ -1740,78 +907,6 @@ function makeVfioRegionInfoCapNvlink2Lnkspd0(arch: Arch, le: boolean, layout: St
     view(source: Uint8Array, offset = 0): StructView<VfioRegionInfoCapNvlink2Lnkspd> {
       if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_nvlink2_lnkspd', 16, source.length - offset);
       return new ViewVfioRegionInfoCapNvlink2Lnkspd0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
-function sizeVfioRegionInfoCapNvlink2Lnkspd1(_v: StructInit<VfioRegionInfoCapNvlink2Lnkspd>): number {
-  return 16;
-}
-
-function decVfioRegionInfoCapNvlink2Lnkspd1(dv: DataView, o: number, le: boolean, end: number): VfioRegionInfoCapNvlink2Lnkspd {
-  return { header: decVfioInfoCapHeader1(dv, o + 0, le, end), linkSpeed: dv.getUint32(o + 8, le), pad: dv.getUint32(o + 12, le) };
-}
-
-function encVfioRegionInfoCapNvlink2Lnkspd1(dv: DataView, o: number, le: boolean, v: StructInit<VfioRegionInfoCapNvlink2Lnkspd>): void {
-  {
-    const x = v.header;
-    if (x !== undefined) encVfioInfoCapHeader1(dv, o + 0, le, x);
-  }
-  {
-    const x = v.linkSpeed;
-    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_region_info_cap_nvlink2_lnkspd.link_speed'), le);
-  }
-  {
-    const x = v.pad;
-    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_region_info_cap_nvlink2_lnkspd.__pad'), le);
-  }
-}
-
-class ViewVfioRegionInfoCapNvlink2Lnkspd1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get header(): StructView<VfioInfoCapHeader> {
-    return new ViewVfioInfoCapHeader1(this._dv, this._o + 0, this._le);
-  }
-  get linkSpeed(): number {
-    return this._dv.getUint32(this._o + 8, this._le);
-  }
-  set linkSpeed(value: number) {
-    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_region_info_cap_nvlink2_lnkspd.link_speed'), this._le);
-  }
-  get pad(): number {
-    return this._dv.getUint32(this._o + 12, this._le);
-  }
-  set pad(value: number) {
-    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_region_info_cap_nvlink2_lnkspd.__pad'), this._le);
-  }
-}
-
-function makeVfioRegionInfoCapNvlink2Lnkspd1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioRegionInfoCapNvlink2Lnkspd> {
-  return structCodec<VfioRegionInfoCapNvlink2Lnkspd>('vfio_region_info_cap_nvlink2_lnkspd', arch, le, layout, {
-    encodedSize: sizeVfioRegionInfoCapNvlink2Lnkspd1,
-    encode(value: StructInit<VfioRegionInfoCapNvlink2Lnkspd>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioRegionInfoCapNvlink2Lnkspd1(value));
-      encVfioRegionInfoCapNvlink2Lnkspd1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioRegionInfoCapNvlink2Lnkspd>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioRegionInfoCapNvlink2Lnkspd1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_region_info_cap_nvlink2_lnkspd', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioRegionInfoCapNvlink2Lnkspd1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioRegionInfoCapNvlink2Lnkspd {
-      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_nvlink2_lnkspd', 16, source.length - offset);
-      return decVfioRegionInfoCapNvlink2Lnkspd1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioRegionInfoCapNvlink2Lnkspd> {
-      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_region_info_cap_nvlink2_lnkspd', 16, source.length - offset);
-      return new ViewVfioRegionInfoCapNvlink2Lnkspd1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
     },
   });
 }
@@ -1897,91 +992,6 @@ function makeVfioIrqInfo0(arch: Arch, le: boolean, layout: StructLayoutInfo): St
     view(source: Uint8Array, offset = 0): StructView<VfioIrqInfo> {
       if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_irq_info', 16, source.length - offset);
       return new ViewVfioIrqInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
-function sizeVfioIrqInfo1(_v: StructInit<VfioIrqInfo>): number {
-  return 16;
-}
-
-function decVfioIrqInfo1(dv: DataView, o: number, le: boolean, end: number): VfioIrqInfo {
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), index: dv.getUint32(o + 8, le), count: dv.getUint32(o + 12, le) };
-}
-
-function encVfioIrqInfo1(dv: DataView, o: number, le: boolean, v: StructInit<VfioIrqInfo>): void {
-  {
-    const x = v.argsz;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_irq_info.argsz'), le);
-  }
-  {
-    const x = v.flags;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_irq_info.flags'), le);
-  }
-  {
-    const x = v.index;
-    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_irq_info.index'), le);
-  }
-  {
-    const x = v.count;
-    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_irq_info.count'), le);
-  }
-}
-
-class ViewVfioIrqInfo1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get argsz(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set argsz(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_irq_info.argsz'), this._le);
-  }
-  get flags(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set flags(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_irq_info.flags'), this._le);
-  }
-  get index(): number {
-    return this._dv.getUint32(this._o + 8, this._le);
-  }
-  set index(value: number) {
-    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_irq_info.index'), this._le);
-  }
-  get count(): number {
-    return this._dv.getUint32(this._o + 12, this._le);
-  }
-  set count(value: number) {
-    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_irq_info.count'), this._le);
-  }
-}
-
-function makeVfioIrqInfo1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIrqInfo> {
-  return structCodec<VfioIrqInfo>('vfio_irq_info', arch, le, layout, {
-    encodedSize: sizeVfioIrqInfo1,
-    encode(value: StructInit<VfioIrqInfo>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioIrqInfo1(value));
-      encVfioIrqInfo1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioIrqInfo>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioIrqInfo1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_irq_info', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioIrqInfo1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioIrqInfo {
-      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_irq_info', 16, source.length - offset);
-      return decVfioIrqInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioIrqInfo> {
-      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_irq_info', 16, source.length - offset);
-      return new ViewVfioIrqInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
     },
   });
 }
@@ -2087,107 +1097,6 @@ function makeVfioIrqSet0(arch: Arch, le: boolean, layout: StructLayoutInfo): Str
   });
 }
 
-function sizeVfioIrqSet1(v: StructInit<VfioIrqSet>): number {
-  return Math.max(20, 20 + (v.data?.length ?? 0));
-}
-
-function decVfioIrqSet1(dv: DataView, o: number, le: boolean, end: number): VfioIrqSet {
-  const dataN = Math.max(0, Math.floor((end - (o + 20)) / 1));
-  check.arrayEnd('vfio_irq_set', 'data', o + 20, dataN, 1, end);
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), index: dv.getUint32(o + 8, le), start: dv.getUint32(o + 12, le), count: dv.getUint32(o + 16, le), data: new Uint8Array(dv.buffer, dv.byteOffset + o + 20, dataN).slice() };
-}
-
-function encVfioIrqSet1(dv: DataView, o: number, le: boolean, v: StructInit<VfioIrqSet>): void {
-  {
-    const x = v.argsz;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_irq_set.argsz'), le);
-  }
-  {
-    const x = v.flags;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_irq_set.flags'), le);
-  }
-  {
-    const x = v.index;
-    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_irq_set.index'), le);
-  }
-  {
-    const x = v.start;
-    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_irq_set.start'), le);
-  }
-  {
-    const x = v.count;
-    if (x !== undefined) dv.setUint32(o + 16, check.u32(x, 'vfio_irq_set.count'), le);
-  }
-  const data = v.data;
-  if (data !== undefined) {
-    new Uint8Array(dv.buffer, dv.byteOffset + o + 20, data.length).set(data);
-  }
-}
-
-class ViewVfioIrqSet1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get argsz(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set argsz(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_irq_set.argsz'), this._le);
-  }
-  get flags(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set flags(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_irq_set.flags'), this._le);
-  }
-  get index(): number {
-    return this._dv.getUint32(this._o + 8, this._le);
-  }
-  set index(value: number) {
-    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_irq_set.index'), this._le);
-  }
-  get start(): number {
-    return this._dv.getUint32(this._o + 12, this._le);
-  }
-  set start(value: number) {
-    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_irq_set.start'), this._le);
-  }
-  get count(): number {
-    return this._dv.getUint32(this._o + 16, this._le);
-  }
-  set count(value: number) {
-    this._dv.setUint32(this._o + 16, check.u32(value, 'vfio_irq_set.count'), this._le);
-  }
-}
-
-function makeVfioIrqSet1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIrqSet> {
-  return structCodec<VfioIrqSet>('vfio_irq_set', arch, le, layout, {
-    encodedSize: sizeVfioIrqSet1,
-    encode(value: StructInit<VfioIrqSet>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioIrqSet1(value));
-      encVfioIrqSet1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioIrqSet>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioIrqSet1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_irq_set', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioIrqSet1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioIrqSet {
-      if (offset < 0 || source.length - offset < 20) throw check.shortBuffer('vfio_irq_set', 20, source.length - offset);
-      return decVfioIrqSet1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioIrqSet> {
-      if (offset < 0 || source.length - offset < 20) throw check.shortBuffer('vfio_irq_set', 20, source.length - offset);
-      return new ViewVfioIrqSet1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
 function sizeVfioPciDependentDevice0(_v: StructInit<VfioPciDependentDevice>): number {
   return 8;
 }
@@ -2283,101 +1192,6 @@ function makeVfioPciDependentDevice0(arch: Arch, le: boolean, layout: StructLayo
   });
 }
 
-function sizeVfioPciDependentDevice1(_v: StructInit<VfioPciDependentDevice>): number {
-  return 8;
-}
-
-function decVfioPciDependentDevice1(dv: DataView, o: number, le: boolean, end: number): VfioPciDependentDevice {
-  return { groupId: dv.getUint32(o + 0, le), devid: dv.getUint32(o + 0, le), segment: dv.getUint16(o + 4, le), bus: dv.getUint8(o + 6), devfn: dv.getUint8(o + 7) };
-}
-
-function encVfioPciDependentDevice1(dv: DataView, o: number, le: boolean, v: StructInit<VfioPciDependentDevice>): void {
-  {
-    const x = v.groupId;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_pci_dependent_device.group_id'), le);
-  }
-  {
-    const x = v.devid;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_pci_dependent_device.devid'), le);
-  }
-  {
-    const x = v.segment;
-    if (x !== undefined) dv.setUint16(o + 4, check.u16(x, 'vfio_pci_dependent_device.segment'), le);
-  }
-  {
-    const x = v.bus;
-    if (x !== undefined) dv.setUint8(o + 6, check.u8(x, 'vfio_pci_dependent_device.bus'));
-  }
-  {
-    const x = v.devfn;
-    if (x !== undefined) dv.setUint8(o + 7, check.u8(x, 'vfio_pci_dependent_device.devfn'));
-  }
-}
-
-class ViewVfioPciDependentDevice1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get groupId(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set groupId(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_pci_dependent_device.group_id'), this._le);
-  }
-  get devid(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set devid(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_pci_dependent_device.devid'), this._le);
-  }
-  get segment(): number {
-    return this._dv.getUint16(this._o + 4, this._le);
-  }
-  set segment(value: number) {
-    this._dv.setUint16(this._o + 4, check.u16(value, 'vfio_pci_dependent_device.segment'), this._le);
-  }
-  get bus(): number {
-    return this._dv.getUint8(this._o + 6);
-  }
-  set bus(value: number) {
-    this._dv.setUint8(this._o + 6, check.u8(value, 'vfio_pci_dependent_device.bus'));
-  }
-  get devfn(): number {
-    return this._dv.getUint8(this._o + 7);
-  }
-  set devfn(value: number) {
-    this._dv.setUint8(this._o + 7, check.u8(value, 'vfio_pci_dependent_device.devfn'));
-  }
-}
-
-function makeVfioPciDependentDevice1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioPciDependentDevice> {
-  return structCodec<VfioPciDependentDevice>('vfio_pci_dependent_device', arch, le, layout, {
-    encodedSize: sizeVfioPciDependentDevice1,
-    encode(value: StructInit<VfioPciDependentDevice>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioPciDependentDevice1(value));
-      encVfioPciDependentDevice1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioPciDependentDevice>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioPciDependentDevice1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_pci_dependent_device', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioPciDependentDevice1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioPciDependentDevice {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_pci_dependent_device', 8, source.length - offset);
-      return decVfioPciDependentDevice1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioPciDependentDevice> {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_pci_dependent_device', 8, source.length - offset);
-      return new ViewVfioPciDependentDevice1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
 function sizeVfioPciHotResetInfo0(v: StructInit<VfioPciHotResetInfo>): number {
   return Math.max(12, 12 + (v.devices?.length ?? 0) * 8);
 }
@@ -2465,93 +1279,6 @@ function makeVfioPciHotResetInfo0(arch: Arch, le: boolean, layout: StructLayoutI
   });
 }
 
-function sizeVfioPciHotResetInfo1(v: StructInit<VfioPciHotResetInfo>): number {
-  return Math.max(12, 12 + (v.devices?.length ?? 0) * 8);
-}
-
-function decVfioPciHotResetInfo1(dv: DataView, o: number, le: boolean, end: number): VfioPciHotResetInfo {
-  const count = dv.getUint32(o + 8, le);
-  const devicesN = count;
-  check.arrayEnd('vfio_pci_hot_reset_info', 'devices', o + 12, devicesN, 8, end);
-  const devices = new Array(devicesN);
-  for (let i = 0; i < devicesN; i++) devices[i] = decVfioPciDependentDevice1(dv, o + 12 + i * 8, le, end);
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), count, devices };
-}
-
-function encVfioPciHotResetInfo1(dv: DataView, o: number, le: boolean, v: StructInit<VfioPciHotResetInfo>): void {
-  {
-    const x = v.argsz;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_pci_hot_reset_info.argsz'), le);
-  }
-  {
-    const x = v.flags;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_pci_hot_reset_info.flags'), le);
-  }
-  {
-    const x = v.count ?? v.devices?.length;
-    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_pci_hot_reset_info.count'), le);
-  }
-  const devices = v.devices;
-  if (devices !== undefined) {
-    for (let i = 0; i < devices.length; i++) {
-      const x = devices[i];
-      if (x !== undefined) encVfioPciDependentDevice1(dv, o + 12 + i * 8, le, x as never);
-    }
-  }
-}
-
-class ViewVfioPciHotResetInfo1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get argsz(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set argsz(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_pci_hot_reset_info.argsz'), this._le);
-  }
-  get flags(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set flags(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_pci_hot_reset_info.flags'), this._le);
-  }
-  get count(): number {
-    return this._dv.getUint32(this._o + 8, this._le);
-  }
-  set count(value: number) {
-    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_pci_hot_reset_info.count'), this._le);
-  }
-}
-
-function makeVfioPciHotResetInfo1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioPciHotResetInfo> {
-  return structCodec<VfioPciHotResetInfo>('vfio_pci_hot_reset_info', arch, le, layout, {
-    encodedSize: sizeVfioPciHotResetInfo1,
-    encode(value: StructInit<VfioPciHotResetInfo>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioPciHotResetInfo1(value));
-      encVfioPciHotResetInfo1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioPciHotResetInfo>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioPciHotResetInfo1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_pci_hot_reset_info', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioPciHotResetInfo1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioPciHotResetInfo {
-      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_pci_hot_reset_info', 12, source.length - offset);
-      return decVfioPciHotResetInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioPciHotResetInfo> {
-      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_pci_hot_reset_info', 12, source.length - offset);
-      return new ViewVfioPciHotResetInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
 function sizeVfioPciHotReset0(v: StructInit<VfioPciHotReset>): number {
   return Math.max(12, 12 + (v.groupFds?.length ?? 0) * 4);
 }
@@ -2635,93 +1362,6 @@ function makeVfioPciHotReset0(arch: Arch, le: boolean, layout: StructLayoutInfo)
     view(source: Uint8Array, offset = 0): StructView<VfioPciHotReset> {
       if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_pci_hot_reset', 12, source.length - offset);
       return new ViewVfioPciHotReset0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
-function sizeVfioPciHotReset1(v: StructInit<VfioPciHotReset>): number {
-  return Math.max(12, 12 + (v.groupFds?.length ?? 0) * 4);
-}
-
-function decVfioPciHotReset1(dv: DataView, o: number, le: boolean, end: number): VfioPciHotReset {
-  const count = dv.getUint32(o + 8, le);
-  const groupFdsN = count;
-  check.arrayEnd('vfio_pci_hot_reset', 'group_fds', o + 12, groupFdsN, 4, end);
-  const groupFds = new Array(groupFdsN);
-  for (let i = 0; i < groupFdsN; i++) groupFds[i] = dv.getInt32(o + 12 + i * 4, le);
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), count, groupFds };
-}
-
-function encVfioPciHotReset1(dv: DataView, o: number, le: boolean, v: StructInit<VfioPciHotReset>): void {
-  {
-    const x = v.argsz;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_pci_hot_reset.argsz'), le);
-  }
-  {
-    const x = v.flags;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_pci_hot_reset.flags'), le);
-  }
-  {
-    const x = v.count ?? v.groupFds?.length;
-    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_pci_hot_reset.count'), le);
-  }
-  const groupFds = v.groupFds;
-  if (groupFds !== undefined) {
-    for (let i = 0; i < groupFds.length; i++) {
-      const x = groupFds[i]!;
-      if (x !== undefined) dv.setInt32(o + 12 + i * 4, check.s32(x as never, 'vfio_pci_hot_reset.group_fds'), le);
-    }
-  }
-}
-
-class ViewVfioPciHotReset1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get argsz(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set argsz(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_pci_hot_reset.argsz'), this._le);
-  }
-  get flags(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set flags(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_pci_hot_reset.flags'), this._le);
-  }
-  get count(): number {
-    return this._dv.getUint32(this._o + 8, this._le);
-  }
-  set count(value: number) {
-    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_pci_hot_reset.count'), this._le);
-  }
-}
-
-function makeVfioPciHotReset1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioPciHotReset> {
-  return structCodec<VfioPciHotReset>('vfio_pci_hot_reset', arch, le, layout, {
-    encodedSize: sizeVfioPciHotReset1,
-    encode(value: StructInit<VfioPciHotReset>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioPciHotReset1(value));
-      encVfioPciHotReset1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioPciHotReset>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioPciHotReset1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_pci_hot_reset', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioPciHotReset1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioPciHotReset {
-      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_pci_hot_reset', 12, source.length - offset);
-      return decVfioPciHotReset1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioPciHotReset> {
-      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_pci_hot_reset', 12, source.length - offset);
-      return new ViewVfioPciHotReset1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
     },
   });
 }
@@ -2931,211 +1571,6 @@ function makeVfioDeviceGfxPlaneInfo0(arch: Arch, le: boolean, layout: StructLayo
   });
 }
 
-function sizeVfioDeviceGfxPlaneInfo1(_v: StructInit<VfioDeviceGfxPlaneInfo>): number {
-  return 64;
-}
-
-function decVfioDeviceGfxPlaneInfo1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceGfxPlaneInfo {
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), drmPlaneType: dv.getUint32(o + 8, le), drmFormat: dv.getUint32(o + 12, le), drmFormatMod: dv.getBigUint64(o + 16, le), width: dv.getUint32(o + 24, le), height: dv.getUint32(o + 28, le), stride: dv.getUint32(o + 32, le), size: dv.getUint32(o + 36, le), xPos: dv.getUint32(o + 40, le), yPos: dv.getUint32(o + 44, le), xHot: dv.getUint32(o + 48, le), yHot: dv.getUint32(o + 52, le), regionIndex: dv.getUint32(o + 56, le), dmabufId: dv.getUint32(o + 56, le), reserved: dv.getUint32(o + 60, le) };
-}
-
-function encVfioDeviceGfxPlaneInfo1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceGfxPlaneInfo>): void {
-  {
-    const x = v.argsz;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_device_gfx_plane_info.argsz'), le);
-  }
-  {
-    const x = v.flags;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_device_gfx_plane_info.flags'), le);
-  }
-  {
-    const x = v.drmPlaneType;
-    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_device_gfx_plane_info.drm_plane_type'), le);
-  }
-  {
-    const x = v.drmFormat;
-    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_device_gfx_plane_info.drm_format'), le);
-  }
-  {
-    const x = v.drmFormatMod;
-    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'vfio_device_gfx_plane_info.drm_format_mod'), le);
-  }
-  {
-    const x = v.width;
-    if (x !== undefined) dv.setUint32(o + 24, check.u32(x, 'vfio_device_gfx_plane_info.width'), le);
-  }
-  {
-    const x = v.height;
-    if (x !== undefined) dv.setUint32(o + 28, check.u32(x, 'vfio_device_gfx_plane_info.height'), le);
-  }
-  {
-    const x = v.stride;
-    if (x !== undefined) dv.setUint32(o + 32, check.u32(x, 'vfio_device_gfx_plane_info.stride'), le);
-  }
-  {
-    const x = v.size;
-    if (x !== undefined) dv.setUint32(o + 36, check.u32(x, 'vfio_device_gfx_plane_info.size'), le);
-  }
-  {
-    const x = v.xPos;
-    if (x !== undefined) dv.setUint32(o + 40, check.u32(x, 'vfio_device_gfx_plane_info.x_pos'), le);
-  }
-  {
-    const x = v.yPos;
-    if (x !== undefined) dv.setUint32(o + 44, check.u32(x, 'vfio_device_gfx_plane_info.y_pos'), le);
-  }
-  {
-    const x = v.xHot;
-    if (x !== undefined) dv.setUint32(o + 48, check.u32(x, 'vfio_device_gfx_plane_info.x_hot'), le);
-  }
-  {
-    const x = v.yHot;
-    if (x !== undefined) dv.setUint32(o + 52, check.u32(x, 'vfio_device_gfx_plane_info.y_hot'), le);
-  }
-  {
-    const x = v.regionIndex;
-    if (x !== undefined) dv.setUint32(o + 56, check.u32(x, 'vfio_device_gfx_plane_info.region_index'), le);
-  }
-  {
-    const x = v.dmabufId;
-    if (x !== undefined) dv.setUint32(o + 56, check.u32(x, 'vfio_device_gfx_plane_info.dmabuf_id'), le);
-  }
-  {
-    const x = v.reserved;
-    if (x !== undefined) dv.setUint32(o + 60, check.u32(x, 'vfio_device_gfx_plane_info.reserved'), le);
-  }
-}
-
-class ViewVfioDeviceGfxPlaneInfo1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get argsz(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set argsz(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_gfx_plane_info.argsz'), this._le);
-  }
-  get flags(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set flags(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_device_gfx_plane_info.flags'), this._le);
-  }
-  get drmPlaneType(): number {
-    return this._dv.getUint32(this._o + 8, this._le);
-  }
-  set drmPlaneType(value: number) {
-    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_device_gfx_plane_info.drm_plane_type'), this._le);
-  }
-  get drmFormat(): number {
-    return this._dv.getUint32(this._o + 12, this._le);
-  }
-  set drmFormat(value: number) {
-    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_device_gfx_plane_info.drm_format'), this._le);
-  }
-  get drmFormatMod(): bigint {
-    return this._dv.getBigUint64(this._o + 16, this._le);
-  }
-  set drmFormatMod(value: bigint) {
-    this._dv.setBigUint64(this._o + 16, check.u64(value, 'vfio_device_gfx_plane_info.drm_format_mod'), this._le);
-  }
-  get width(): number {
-    return this._dv.getUint32(this._o + 24, this._le);
-  }
-  set width(value: number) {
-    this._dv.setUint32(this._o + 24, check.u32(value, 'vfio_device_gfx_plane_info.width'), this._le);
-  }
-  get height(): number {
-    return this._dv.getUint32(this._o + 28, this._le);
-  }
-  set height(value: number) {
-    this._dv.setUint32(this._o + 28, check.u32(value, 'vfio_device_gfx_plane_info.height'), this._le);
-  }
-  get stride(): number {
-    return this._dv.getUint32(this._o + 32, this._le);
-  }
-  set stride(value: number) {
-    this._dv.setUint32(this._o + 32, check.u32(value, 'vfio_device_gfx_plane_info.stride'), this._le);
-  }
-  get size(): number {
-    return this._dv.getUint32(this._o + 36, this._le);
-  }
-  set size(value: number) {
-    this._dv.setUint32(this._o + 36, check.u32(value, 'vfio_device_gfx_plane_info.size'), this._le);
-  }
-  get xPos(): number {
-    return this._dv.getUint32(this._o + 40, this._le);
-  }
-  set xPos(value: number) {
-    this._dv.setUint32(this._o + 40, check.u32(value, 'vfio_device_gfx_plane_info.x_pos'), this._le);
-  }
-  get yPos(): number {
-    return this._dv.getUint32(this._o + 44, this._le);
-  }
-  set yPos(value: number) {
-    this._dv.setUint32(this._o + 44, check.u32(value, 'vfio_device_gfx_plane_info.y_pos'), this._le);
-  }
-  get xHot(): number {
-    return this._dv.getUint32(this._o + 48, this._le);
-  }
-  set xHot(value: number) {
-    this._dv.setUint32(this._o + 48, check.u32(value, 'vfio_device_gfx_plane_info.x_hot'), this._le);
-  }
-  get yHot(): number {
-    return this._dv.getUint32(this._o + 52, this._le);
-  }
-  set yHot(value: number) {
-    this._dv.setUint32(this._o + 52, check.u32(value, 'vfio_device_gfx_plane_info.y_hot'), this._le);
-  }
-  get regionIndex(): number {
-    return this._dv.getUint32(this._o + 56, this._le);
-  }
-  set regionIndex(value: number) {
-    this._dv.setUint32(this._o + 56, check.u32(value, 'vfio_device_gfx_plane_info.region_index'), this._le);
-  }
-  get dmabufId(): number {
-    return this._dv.getUint32(this._o + 56, this._le);
-  }
-  set dmabufId(value: number) {
-    this._dv.setUint32(this._o + 56, check.u32(value, 'vfio_device_gfx_plane_info.dmabuf_id'), this._le);
-  }
-  get reserved(): number {
-    return this._dv.getUint32(this._o + 60, this._le);
-  }
-  set reserved(value: number) {
-    this._dv.setUint32(this._o + 60, check.u32(value, 'vfio_device_gfx_plane_info.reserved'), this._le);
-  }
-}
-
-function makeVfioDeviceGfxPlaneInfo1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceGfxPlaneInfo> {
-  return structCodec<VfioDeviceGfxPlaneInfo>('vfio_device_gfx_plane_info', arch, le, layout, {
-    encodedSize: sizeVfioDeviceGfxPlaneInfo1,
-    encode(value: StructInit<VfioDeviceGfxPlaneInfo>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioDeviceGfxPlaneInfo1(value));
-      encVfioDeviceGfxPlaneInfo1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioDeviceGfxPlaneInfo>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioDeviceGfxPlaneInfo1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_gfx_plane_info', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioDeviceGfxPlaneInfo1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioDeviceGfxPlaneInfo {
-      if (offset < 0 || source.length - offset < 64) throw check.shortBuffer('vfio_device_gfx_plane_info', 64, source.length - offset);
-      return decVfioDeviceGfxPlaneInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioDeviceGfxPlaneInfo> {
-      if (offset < 0 || source.length - offset < 64) throw check.shortBuffer('vfio_device_gfx_plane_info', 64, source.length - offset);
-      return new ViewVfioDeviceGfxPlaneInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
 function sizeVfioDeviceIoeventfd0(_v: StructInit<VfioDeviceIoeventfd>): number {
   return 32;
 }
@@ -3241,111 +1676,6 @@ function makeVfioDeviceIoeventfd0(arch: Arch, le: boolean, layout: StructLayoutI
   });
 }
 
-function sizeVfioDeviceIoeventfd1(_v: StructInit<VfioDeviceIoeventfd>): number {
-  return 32;
-}
-
-function decVfioDeviceIoeventfd1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceIoeventfd {
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), offset: dv.getBigUint64(o + 8, le), data: dv.getBigUint64(o + 16, le), fd: dv.getInt32(o + 24, le), reserved: dv.getUint32(o + 28, le) };
-}
-
-function encVfioDeviceIoeventfd1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceIoeventfd>): void {
-  {
-    const x = v.argsz;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_device_ioeventfd.argsz'), le);
-  }
-  {
-    const x = v.flags;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_device_ioeventfd.flags'), le);
-  }
-  {
-    const x = v.offset;
-    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'vfio_device_ioeventfd.offset'), le);
-  }
-  {
-    const x = v.data;
-    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'vfio_device_ioeventfd.data'), le);
-  }
-  {
-    const x = v.fd;
-    if (x !== undefined) dv.setInt32(o + 24, check.s32(x, 'vfio_device_ioeventfd.fd'), le);
-  }
-  {
-    const x = v.reserved;
-    if (x !== undefined) dv.setUint32(o + 28, check.u32(x, 'vfio_device_ioeventfd.reserved'), le);
-  }
-}
-
-class ViewVfioDeviceIoeventfd1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get argsz(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set argsz(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_ioeventfd.argsz'), this._le);
-  }
-  get flags(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set flags(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_device_ioeventfd.flags'), this._le);
-  }
-  get offset(): bigint {
-    return this._dv.getBigUint64(this._o + 8, this._le);
-  }
-  set offset(value: bigint) {
-    this._dv.setBigUint64(this._o + 8, check.u64(value, 'vfio_device_ioeventfd.offset'), this._le);
-  }
-  get data(): bigint {
-    return this._dv.getBigUint64(this._o + 16, this._le);
-  }
-  set data(value: bigint) {
-    this._dv.setBigUint64(this._o + 16, check.u64(value, 'vfio_device_ioeventfd.data'), this._le);
-  }
-  get fd(): number {
-    return this._dv.getInt32(this._o + 24, this._le);
-  }
-  set fd(value: number) {
-    this._dv.setInt32(this._o + 24, check.s32(value, 'vfio_device_ioeventfd.fd'), this._le);
-  }
-  get reserved(): number {
-    return this._dv.getUint32(this._o + 28, this._le);
-  }
-  set reserved(value: number) {
-    this._dv.setUint32(this._o + 28, check.u32(value, 'vfio_device_ioeventfd.reserved'), this._le);
-  }
-}
-
-function makeVfioDeviceIoeventfd1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceIoeventfd> {
-  return structCodec<VfioDeviceIoeventfd>('vfio_device_ioeventfd', arch, le, layout, {
-    encodedSize: sizeVfioDeviceIoeventfd1,
-    encode(value: StructInit<VfioDeviceIoeventfd>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioDeviceIoeventfd1(value));
-      encVfioDeviceIoeventfd1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioDeviceIoeventfd>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioDeviceIoeventfd1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_ioeventfd', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioDeviceIoeventfd1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioDeviceIoeventfd {
-      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_device_ioeventfd', 32, source.length - offset);
-      return decVfioDeviceIoeventfd1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioDeviceIoeventfd> {
-      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_device_ioeventfd', 32, source.length - offset);
-      return new ViewVfioDeviceIoeventfd1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
 function sizeVfioDeviceFeature0(v: StructInit<VfioDeviceFeature>): number {
   return Math.max(8, 8 + (v.data?.length ?? 0));
 }
@@ -3417,77 +1747,6 @@ function makeVfioDeviceFeature0(arch: Arch, le: boolean, layout: StructLayoutInf
   });
 }
 
-function sizeVfioDeviceFeature1(v: StructInit<VfioDeviceFeature>): number {
-  return Math.max(8, 8 + (v.data?.length ?? 0));
-}
-
-function decVfioDeviceFeature1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceFeature {
-  const dataN = Math.max(0, Math.floor((end - (o + 8)) / 1));
-  check.arrayEnd('vfio_device_feature', 'data', o + 8, dataN, 1, end);
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), data: new Uint8Array(dv.buffer, dv.byteOffset + o + 8, dataN).slice() };
-}
-
-function encVfioDeviceFeature1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceFeature>): void {
-  {
-    const x = v.argsz;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_device_feature.argsz'), le);
-  }
-  {
-    const x = v.flags;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_device_feature.flags'), le);
-  }
-  const data = v.data;
-  if (data !== undefined) {
-    new Uint8Array(dv.buffer, dv.byteOffset + o + 8, data.length).set(data);
-  }
-}
-
-class ViewVfioDeviceFeature1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get argsz(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set argsz(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_feature.argsz'), this._le);
-  }
-  get flags(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set flags(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_device_feature.flags'), this._le);
-  }
-}
-
-function makeVfioDeviceFeature1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeature> {
-  return structCodec<VfioDeviceFeature>('vfio_device_feature', arch, le, layout, {
-    encodedSize: sizeVfioDeviceFeature1,
-    encode(value: StructInit<VfioDeviceFeature>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioDeviceFeature1(value));
-      encVfioDeviceFeature1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioDeviceFeature>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioDeviceFeature1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioDeviceFeature1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioDeviceFeature {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature', 8, source.length - offset);
-      return decVfioDeviceFeature1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeature> {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature', 8, source.length - offset);
-      return new ViewVfioDeviceFeature1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
 function sizeVfioDeviceFeatureMigration0(_v: StructInit<VfioDeviceFeatureMigration>): number {
   return 8;
 }
@@ -3539,61 +1798,6 @@ function makeVfioDeviceFeatureMigration0(arch: Arch, le: boolean, layout: Struct
     view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureMigration> {
       if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_migration', 8, source.length - offset);
       return new ViewVfioDeviceFeatureMigration0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
-function sizeVfioDeviceFeatureMigration1(_v: StructInit<VfioDeviceFeatureMigration>): number {
-  return 8;
-}
-
-function decVfioDeviceFeatureMigration1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceFeatureMigration {
-  return { flags: dv.getBigUint64(o + 0, le) };
-}
-
-function encVfioDeviceFeatureMigration1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceFeatureMigration>): void {
-  {
-    const x = v.flags;
-    if (x !== undefined) dv.setBigUint64(o + 0, check.u64(x, 'vfio_device_feature_migration.flags'), le);
-  }
-}
-
-class ViewVfioDeviceFeatureMigration1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get flags(): bigint {
-    return this._dv.getBigUint64(this._o + 0, this._le);
-  }
-  set flags(value: bigint) {
-    this._dv.setBigUint64(this._o + 0, check.u64(value, 'vfio_device_feature_migration.flags'), this._le);
-  }
-}
-
-function makeVfioDeviceFeatureMigration1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureMigration> {
-  return structCodec<VfioDeviceFeatureMigration>('vfio_device_feature_migration', arch, le, layout, {
-    encodedSize: sizeVfioDeviceFeatureMigration1,
-    encode(value: StructInit<VfioDeviceFeatureMigration>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioDeviceFeatureMigration1(value));
-      encVfioDeviceFeatureMigration1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioDeviceFeatureMigration>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioDeviceFeatureMigration1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_migration', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioDeviceFeatureMigration1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureMigration {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_migration', 8, source.length - offset);
-      return decVfioDeviceFeatureMigration1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureMigration> {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_migration', 8, source.length - offset);
-      return new ViewVfioDeviceFeatureMigration1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
     },
   });
 }
@@ -3663,71 +1867,6 @@ function makeVfioDeviceFeatureMigState0(arch: Arch, le: boolean, layout: StructL
   });
 }
 
-function sizeVfioDeviceFeatureMigState1(_v: StructInit<VfioDeviceFeatureMigState>): number {
-  return 8;
-}
-
-function decVfioDeviceFeatureMigState1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceFeatureMigState {
-  return { deviceState: dv.getUint32(o + 0, le), dataFd: dv.getInt32(o + 4, le) };
-}
-
-function encVfioDeviceFeatureMigState1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceFeatureMigState>): void {
-  {
-    const x = v.deviceState;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_device_feature_mig_state.device_state'), le);
-  }
-  {
-    const x = v.dataFd;
-    if (x !== undefined) dv.setInt32(o + 4, check.s32(x, 'vfio_device_feature_mig_state.data_fd'), le);
-  }
-}
-
-class ViewVfioDeviceFeatureMigState1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get deviceState(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set deviceState(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_feature_mig_state.device_state'), this._le);
-  }
-  get dataFd(): number {
-    return this._dv.getInt32(this._o + 4, this._le);
-  }
-  set dataFd(value: number) {
-    this._dv.setInt32(this._o + 4, check.s32(value, 'vfio_device_feature_mig_state.data_fd'), this._le);
-  }
-}
-
-function makeVfioDeviceFeatureMigState1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureMigState> {
-  return structCodec<VfioDeviceFeatureMigState>('vfio_device_feature_mig_state', arch, le, layout, {
-    encodedSize: sizeVfioDeviceFeatureMigState1,
-    encode(value: StructInit<VfioDeviceFeatureMigState>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioDeviceFeatureMigState1(value));
-      encVfioDeviceFeatureMigState1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioDeviceFeatureMigState>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioDeviceFeatureMigState1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_mig_state', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioDeviceFeatureMigState1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureMigState {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_mig_state', 8, source.length - offset);
-      return decVfioDeviceFeatureMigState1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureMigState> {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_mig_state', 8, source.length - offset);
-      return new ViewVfioDeviceFeatureMigState1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
 function sizeVfioDeviceLowPowerEntryWithWakeup0(_v: StructInit<VfioDeviceLowPowerEntryWithWakeup>): number {
   return 8;
 }
@@ -3789,71 +1928,6 @@ function makeVfioDeviceLowPowerEntryWithWakeup0(arch: Arch, le: boolean, layout:
     view(source: Uint8Array, offset = 0): StructView<VfioDeviceLowPowerEntryWithWakeup> {
       if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_low_power_entry_with_wakeup', 8, source.length - offset);
       return new ViewVfioDeviceLowPowerEntryWithWakeup0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
-function sizeVfioDeviceLowPowerEntryWithWakeup1(_v: StructInit<VfioDeviceLowPowerEntryWithWakeup>): number {
-  return 8;
-}
-
-function decVfioDeviceLowPowerEntryWithWakeup1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceLowPowerEntryWithWakeup {
-  return { wakeupEventfd: dv.getInt32(o + 0, le), reserved: dv.getUint32(o + 4, le) };
-}
-
-function encVfioDeviceLowPowerEntryWithWakeup1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceLowPowerEntryWithWakeup>): void {
-  {
-    const x = v.wakeupEventfd;
-    if (x !== undefined) dv.setInt32(o + 0, check.s32(x, 'vfio_device_low_power_entry_with_wakeup.wakeup_eventfd'), le);
-  }
-  {
-    const x = v.reserved;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_device_low_power_entry_with_wakeup.reserved'), le);
-  }
-}
-
-class ViewVfioDeviceLowPowerEntryWithWakeup1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get wakeupEventfd(): number {
-    return this._dv.getInt32(this._o + 0, this._le);
-  }
-  set wakeupEventfd(value: number) {
-    this._dv.setInt32(this._o + 0, check.s32(value, 'vfio_device_low_power_entry_with_wakeup.wakeup_eventfd'), this._le);
-  }
-  get reserved(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set reserved(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_device_low_power_entry_with_wakeup.reserved'), this._le);
-  }
-}
-
-function makeVfioDeviceLowPowerEntryWithWakeup1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceLowPowerEntryWithWakeup> {
-  return structCodec<VfioDeviceLowPowerEntryWithWakeup>('vfio_device_low_power_entry_with_wakeup', arch, le, layout, {
-    encodedSize: sizeVfioDeviceLowPowerEntryWithWakeup1,
-    encode(value: StructInit<VfioDeviceLowPowerEntryWithWakeup>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioDeviceLowPowerEntryWithWakeup1(value));
-      encVfioDeviceLowPowerEntryWithWakeup1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioDeviceLowPowerEntryWithWakeup>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioDeviceLowPowerEntryWithWakeup1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_low_power_entry_with_wakeup', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioDeviceLowPowerEntryWithWakeup1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioDeviceLowPowerEntryWithWakeup {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_low_power_entry_with_wakeup', 8, source.length - offset);
-      return decVfioDeviceLowPowerEntryWithWakeup1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioDeviceLowPowerEntryWithWakeup> {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_low_power_entry_with_wakeup', 8, source.length - offset);
-      return new ViewVfioDeviceLowPowerEntryWithWakeup1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
     },
   });
 }
@@ -3943,91 +2017,6 @@ function makeVfioDeviceFeatureDmaLoggingControl0(arch: Arch, le: boolean, layout
   });
 }
 
-function sizeVfioDeviceFeatureDmaLoggingControl1(_v: StructInit<VfioDeviceFeatureDmaLoggingControl>): number {
-  return 24;
-}
-
-function decVfioDeviceFeatureDmaLoggingControl1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceFeatureDmaLoggingControl {
-  return { pageSize: dv.getBigUint64(o + 0, le), numRanges: dv.getUint32(o + 8, le), reserved: dv.getUint32(o + 12, le), ranges: dv.getBigUint64(o + 16, le) };
-}
-
-function encVfioDeviceFeatureDmaLoggingControl1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceFeatureDmaLoggingControl>): void {
-  {
-    const x = v.pageSize;
-    if (x !== undefined) dv.setBigUint64(o + 0, check.u64(x, 'vfio_device_feature_dma_logging_control.page_size'), le);
-  }
-  {
-    const x = v.numRanges;
-    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_device_feature_dma_logging_control.num_ranges'), le);
-  }
-  {
-    const x = v.reserved;
-    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_device_feature_dma_logging_control.__reserved'), le);
-  }
-  {
-    const x = v.ranges;
-    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'vfio_device_feature_dma_logging_control.ranges'), le);
-  }
-}
-
-class ViewVfioDeviceFeatureDmaLoggingControl1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get pageSize(): bigint {
-    return this._dv.getBigUint64(this._o + 0, this._le);
-  }
-  set pageSize(value: bigint) {
-    this._dv.setBigUint64(this._o + 0, check.u64(value, 'vfio_device_feature_dma_logging_control.page_size'), this._le);
-  }
-  get numRanges(): number {
-    return this._dv.getUint32(this._o + 8, this._le);
-  }
-  set numRanges(value: number) {
-    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_device_feature_dma_logging_control.num_ranges'), this._le);
-  }
-  get reserved(): number {
-    return this._dv.getUint32(this._o + 12, this._le);
-  }
-  set reserved(value: number) {
-    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_device_feature_dma_logging_control.__reserved'), this._le);
-  }
-  get ranges(): bigint {
-    return this._dv.getBigUint64(this._o + 16, this._le);
-  }
-  set ranges(value: bigint) {
-    this._dv.setBigUint64(this._o + 16, check.u64(value, 'vfio_device_feature_dma_logging_control.ranges'), this._le);
-  }
-}
-
-function makeVfioDeviceFeatureDmaLoggingControl1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureDmaLoggingControl> {
-  return structCodec<VfioDeviceFeatureDmaLoggingControl>('vfio_device_feature_dma_logging_control', arch, le, layout, {
-    encodedSize: sizeVfioDeviceFeatureDmaLoggingControl1,
-    encode(value: StructInit<VfioDeviceFeatureDmaLoggingControl>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioDeviceFeatureDmaLoggingControl1(value));
-      encVfioDeviceFeatureDmaLoggingControl1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioDeviceFeatureDmaLoggingControl>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioDeviceFeatureDmaLoggingControl1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_dma_logging_control', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioDeviceFeatureDmaLoggingControl1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureDmaLoggingControl {
-      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_device_feature_dma_logging_control', 24, source.length - offset);
-      return decVfioDeviceFeatureDmaLoggingControl1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureDmaLoggingControl> {
-      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_device_feature_dma_logging_control', 24, source.length - offset);
-      return new ViewVfioDeviceFeatureDmaLoggingControl1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
 function sizeVfioDeviceFeatureDmaLoggingRange0(_v: StructInit<VfioDeviceFeatureDmaLoggingRange>): number {
   return 16;
 }
@@ -4089,71 +2078,6 @@ function makeVfioDeviceFeatureDmaLoggingRange0(arch: Arch, le: boolean, layout: 
     view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureDmaLoggingRange> {
       if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_feature_dma_logging_range', 16, source.length - offset);
       return new ViewVfioDeviceFeatureDmaLoggingRange0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
-function sizeVfioDeviceFeatureDmaLoggingRange1(_v: StructInit<VfioDeviceFeatureDmaLoggingRange>): number {
-  return 16;
-}
-
-function decVfioDeviceFeatureDmaLoggingRange1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceFeatureDmaLoggingRange {
-  return { iova: dv.getBigUint64(o + 0, le), length: dv.getBigUint64(o + 8, le) };
-}
-
-function encVfioDeviceFeatureDmaLoggingRange1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceFeatureDmaLoggingRange>): void {
-  {
-    const x = v.iova;
-    if (x !== undefined) dv.setBigUint64(o + 0, check.u64(x, 'vfio_device_feature_dma_logging_range.iova'), le);
-  }
-  {
-    const x = v.length;
-    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'vfio_device_feature_dma_logging_range.length'), le);
-  }
-}
-
-class ViewVfioDeviceFeatureDmaLoggingRange1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get iova(): bigint {
-    return this._dv.getBigUint64(this._o + 0, this._le);
-  }
-  set iova(value: bigint) {
-    this._dv.setBigUint64(this._o + 0, check.u64(value, 'vfio_device_feature_dma_logging_range.iova'), this._le);
-  }
-  get length(): bigint {
-    return this._dv.getBigUint64(this._o + 8, this._le);
-  }
-  set length(value: bigint) {
-    this._dv.setBigUint64(this._o + 8, check.u64(value, 'vfio_device_feature_dma_logging_range.length'), this._le);
-  }
-}
-
-function makeVfioDeviceFeatureDmaLoggingRange1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureDmaLoggingRange> {
-  return structCodec<VfioDeviceFeatureDmaLoggingRange>('vfio_device_feature_dma_logging_range', arch, le, layout, {
-    encodedSize: sizeVfioDeviceFeatureDmaLoggingRange1,
-    encode(value: StructInit<VfioDeviceFeatureDmaLoggingRange>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioDeviceFeatureDmaLoggingRange1(value));
-      encVfioDeviceFeatureDmaLoggingRange1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioDeviceFeatureDmaLoggingRange>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioDeviceFeatureDmaLoggingRange1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_dma_logging_range', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioDeviceFeatureDmaLoggingRange1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureDmaLoggingRange {
-      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_feature_dma_logging_range', 16, source.length - offset);
-      return decVfioDeviceFeatureDmaLoggingRange1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureDmaLoggingRange> {
-      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_feature_dma_logging_range', 16, source.length - offset);
-      return new ViewVfioDeviceFeatureDmaLoggingRange1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
     },
   });
 }
@@ -4239,91 +2163,6 @@ function makeVfioDeviceFeatureDmaLoggingReport0(arch: Arch, le: boolean, layout:
     view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureDmaLoggingReport> {
       if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_device_feature_dma_logging_report', 32, source.length - offset);
       return new ViewVfioDeviceFeatureDmaLoggingReport0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
-function sizeVfioDeviceFeatureDmaLoggingReport1(_v: StructInit<VfioDeviceFeatureDmaLoggingReport>): number {
-  return 32;
-}
-
-function decVfioDeviceFeatureDmaLoggingReport1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceFeatureDmaLoggingReport {
-  return { iova: dv.getBigUint64(o + 0, le), length: dv.getBigUint64(o + 8, le), pageSize: dv.getBigUint64(o + 16, le), bitmap: dv.getBigUint64(o + 24, le) };
-}
-
-function encVfioDeviceFeatureDmaLoggingReport1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceFeatureDmaLoggingReport>): void {
-  {
-    const x = v.iova;
-    if (x !== undefined) dv.setBigUint64(o + 0, check.u64(x, 'vfio_device_feature_dma_logging_report.iova'), le);
-  }
-  {
-    const x = v.length;
-    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'vfio_device_feature_dma_logging_report.length'), le);
-  }
-  {
-    const x = v.pageSize;
-    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'vfio_device_feature_dma_logging_report.page_size'), le);
-  }
-  {
-    const x = v.bitmap;
-    if (x !== undefined) dv.setBigUint64(o + 24, check.u64(x, 'vfio_device_feature_dma_logging_report.bitmap'), le);
-  }
-}
-
-class ViewVfioDeviceFeatureDmaLoggingReport1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get iova(): bigint {
-    return this._dv.getBigUint64(this._o + 0, this._le);
-  }
-  set iova(value: bigint) {
-    this._dv.setBigUint64(this._o + 0, check.u64(value, 'vfio_device_feature_dma_logging_report.iova'), this._le);
-  }
-  get length(): bigint {
-    return this._dv.getBigUint64(this._o + 8, this._le);
-  }
-  set length(value: bigint) {
-    this._dv.setBigUint64(this._o + 8, check.u64(value, 'vfio_device_feature_dma_logging_report.length'), this._le);
-  }
-  get pageSize(): bigint {
-    return this._dv.getBigUint64(this._o + 16, this._le);
-  }
-  set pageSize(value: bigint) {
-    this._dv.setBigUint64(this._o + 16, check.u64(value, 'vfio_device_feature_dma_logging_report.page_size'), this._le);
-  }
-  get bitmap(): bigint {
-    return this._dv.getBigUint64(this._o + 24, this._le);
-  }
-  set bitmap(value: bigint) {
-    this._dv.setBigUint64(this._o + 24, check.u64(value, 'vfio_device_feature_dma_logging_report.bitmap'), this._le);
-  }
-}
-
-function makeVfioDeviceFeatureDmaLoggingReport1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureDmaLoggingReport> {
-  return structCodec<VfioDeviceFeatureDmaLoggingReport>('vfio_device_feature_dma_logging_report', arch, le, layout, {
-    encodedSize: sizeVfioDeviceFeatureDmaLoggingReport1,
-    encode(value: StructInit<VfioDeviceFeatureDmaLoggingReport>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioDeviceFeatureDmaLoggingReport1(value));
-      encVfioDeviceFeatureDmaLoggingReport1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioDeviceFeatureDmaLoggingReport>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioDeviceFeatureDmaLoggingReport1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_dma_logging_report', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioDeviceFeatureDmaLoggingReport1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureDmaLoggingReport {
-      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_device_feature_dma_logging_report', 32, source.length - offset);
-      return decVfioDeviceFeatureDmaLoggingReport1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureDmaLoggingReport> {
-      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('vfio_device_feature_dma_logging_report', 32, source.length - offset);
-      return new ViewVfioDeviceFeatureDmaLoggingReport1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
     },
   });
 }
@@ -4419,101 +2258,6 @@ function makeVfioIommuType1Info0(arch: Arch, le: boolean, layout: StructLayoutIn
     view(source: Uint8Array, offset = 0): StructView<VfioIommuType1Info> {
       if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_iommu_type1_info', 24, source.length - offset);
       return new ViewVfioIommuType1Info0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
-function sizeVfioIommuType1Info1(_v: StructInit<VfioIommuType1Info>): number {
-  return 24;
-}
-
-function decVfioIommuType1Info1(dv: DataView, o: number, le: boolean, end: number): VfioIommuType1Info {
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), iovaPgsizes: dv.getBigUint64(o + 8, le), capOffset: dv.getUint32(o + 16, le), pad: dv.getUint32(o + 20, le) };
-}
-
-function encVfioIommuType1Info1(dv: DataView, o: number, le: boolean, v: StructInit<VfioIommuType1Info>): void {
-  {
-    const x = v.argsz;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_iommu_type1_info.argsz'), le);
-  }
-  {
-    const x = v.flags;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_iommu_type1_info.flags'), le);
-  }
-  {
-    const x = v.iovaPgsizes;
-    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'vfio_iommu_type1_info.iova_pgsizes'), le);
-  }
-  {
-    const x = v.capOffset;
-    if (x !== undefined) dv.setUint32(o + 16, check.u32(x, 'vfio_iommu_type1_info.cap_offset'), le);
-  }
-  {
-    const x = v.pad;
-    if (x !== undefined) dv.setUint32(o + 20, check.u32(x, 'vfio_iommu_type1_info.pad'), le);
-  }
-}
-
-class ViewVfioIommuType1Info1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get argsz(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set argsz(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_iommu_type1_info.argsz'), this._le);
-  }
-  get flags(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set flags(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_iommu_type1_info.flags'), this._le);
-  }
-  get iovaPgsizes(): bigint {
-    return this._dv.getBigUint64(this._o + 8, this._le);
-  }
-  set iovaPgsizes(value: bigint) {
-    this._dv.setBigUint64(this._o + 8, check.u64(value, 'vfio_iommu_type1_info.iova_pgsizes'), this._le);
-  }
-  get capOffset(): number {
-    return this._dv.getUint32(this._o + 16, this._le);
-  }
-  set capOffset(value: number) {
-    this._dv.setUint32(this._o + 16, check.u32(value, 'vfio_iommu_type1_info.cap_offset'), this._le);
-  }
-  get pad(): number {
-    return this._dv.getUint32(this._o + 20, this._le);
-  }
-  set pad(value: number) {
-    this._dv.setUint32(this._o + 20, check.u32(value, 'vfio_iommu_type1_info.pad'), this._le);
-  }
-}
-
-function makeVfioIommuType1Info1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuType1Info> {
-  return structCodec<VfioIommuType1Info>('vfio_iommu_type1_info', arch, le, layout, {
-    encodedSize: sizeVfioIommuType1Info1,
-    encode(value: StructInit<VfioIommuType1Info>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioIommuType1Info1(value));
-      encVfioIommuType1Info1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioIommuType1Info>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioIommuType1Info1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_type1_info', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioIommuType1Info1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioIommuType1Info {
-      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_iommu_type1_info', 24, source.length - offset);
-      return decVfioIommuType1Info1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioIommuType1Info> {
-      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_iommu_type1_info', 24, source.length - offset);
-      return new ViewVfioIommuType1Info1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
     },
   });
 }
@@ -4742,13 +2486,13 @@ function decVfioIommuType1InfoCapIovaRange1(dv: DataView, o: number, le: boolean
   check.arrayEnd('vfio_iommu_type1_info_cap_iova_range', 'iova_ranges', o + 16, iovaRangesN, 16, end);
   const iovaRanges = new Array(iovaRangesN);
   for (let i = 0; i < iovaRangesN; i++) iovaRanges[i] = decVfioIovaRange1(dv, o + 16 + i * 16, le, end);
-  return { header: decVfioInfoCapHeader1(dv, o + 0, le, end), nrIovas, reserved: dv.getUint32(o + 12, le), iovaRanges };
+  return { header: decVfioInfoCapHeader0(dv, o + 0, le, end), nrIovas, reserved: dv.getUint32(o + 12, le), iovaRanges };
 }
 
 function encVfioIommuType1InfoCapIovaRange1(dv: DataView, o: number, le: boolean, v: StructInit<VfioIommuType1InfoCapIovaRange>): void {
   {
     const x = v.header;
-    if (x !== undefined) encVfioInfoCapHeader1(dv, o + 0, le, x);
+    if (x !== undefined) encVfioInfoCapHeader0(dv, o + 0, le, x);
   }
   {
     const x = v.nrIovas ?? v.iovaRanges?.length;
@@ -4774,7 +2518,7 @@ class ViewVfioIommuType1InfoCapIovaRange1 {
     private readonly _le: boolean,
   ) { }
   get header(): StructView<VfioInfoCapHeader> {
-    return new ViewVfioInfoCapHeader1(this._dv, this._o + 0, this._le);
+    return new ViewVfioInfoCapHeader0(this._dv, this._o + 0, this._le);
   }
   get nrIovas(): number {
     return this._dv.getUint32(this._o + 8, this._le);
@@ -4903,13 +2647,13 @@ function sizeVfioIommuType1InfoCapMigration1(_v: StructInit<VfioIommuType1InfoCa
 }
 
 function decVfioIommuType1InfoCapMigration1(dv: DataView, o: number, le: boolean, end: number): VfioIommuType1InfoCapMigration {
-  return { header: decVfioInfoCapHeader1(dv, o + 0, le, end), flags: dv.getUint32(o + 8, le), pgsizeBitmap: dv.getBigUint64(o + 12, le), maxDirtyBitmapSize: dv.getBigUint64(o + 20, le) };
+  return { header: decVfioInfoCapHeader0(dv, o + 0, le, end), flags: dv.getUint32(o + 8, le), pgsizeBitmap: dv.getBigUint64(o + 12, le), maxDirtyBitmapSize: dv.getBigUint64(o + 20, le) };
 }
 
 function encVfioIommuType1InfoCapMigration1(dv: DataView, o: number, le: boolean, v: StructInit<VfioIommuType1InfoCapMigration>): void {
   {
     const x = v.header;
-    if (x !== undefined) encVfioInfoCapHeader1(dv, o + 0, le, x);
+    if (x !== undefined) encVfioInfoCapHeader0(dv, o + 0, le, x);
   }
   {
     const x = v.flags;
@@ -4932,7 +2676,7 @@ class ViewVfioIommuType1InfoCapMigration1 {
     private readonly _le: boolean,
   ) { }
   get header(): StructView<VfioInfoCapHeader> {
-    return new ViewVfioInfoCapHeader1(this._dv, this._o + 0, this._le);
+    return new ViewVfioInfoCapHeader0(this._dv, this._o + 0, this._le);
   }
   get flags(): number {
     return this._dv.getUint32(this._o + 8, this._le);
@@ -5038,68 +2782,6 @@ function makeVfioIommuType1InfoDmaAvail0(arch: Arch, le: boolean, layout: Struct
     view(source: Uint8Array, offset = 0): StructView<VfioIommuType1InfoDmaAvail> {
       if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_iommu_type1_info_dma_avail', 12, source.length - offset);
       return new ViewVfioIommuType1InfoDmaAvail0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
-function sizeVfioIommuType1InfoDmaAvail1(_v: StructInit<VfioIommuType1InfoDmaAvail>): number {
-  return 12;
-}
-
-function decVfioIommuType1InfoDmaAvail1(dv: DataView, o: number, le: boolean, end: number): VfioIommuType1InfoDmaAvail {
-  return { header: decVfioInfoCapHeader1(dv, o + 0, le, end), avail: dv.getUint32(o + 8, le) };
-}
-
-function encVfioIommuType1InfoDmaAvail1(dv: DataView, o: number, le: boolean, v: StructInit<VfioIommuType1InfoDmaAvail>): void {
-  {
-    const x = v.header;
-    if (x !== undefined) encVfioInfoCapHeader1(dv, o + 0, le, x);
-  }
-  {
-    const x = v.avail;
-    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_iommu_type1_info_dma_avail.avail'), le);
-  }
-}
-
-class ViewVfioIommuType1InfoDmaAvail1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get header(): StructView<VfioInfoCapHeader> {
-    return new ViewVfioInfoCapHeader1(this._dv, this._o + 0, this._le);
-  }
-  get avail(): number {
-    return this._dv.getUint32(this._o + 8, this._le);
-  }
-  set avail(value: number) {
-    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_iommu_type1_info_dma_avail.avail'), this._le);
-  }
-}
-
-function makeVfioIommuType1InfoDmaAvail1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuType1InfoDmaAvail> {
-  return structCodec<VfioIommuType1InfoDmaAvail>('vfio_iommu_type1_info_dma_avail', arch, le, layout, {
-    encodedSize: sizeVfioIommuType1InfoDmaAvail1,
-    encode(value: StructInit<VfioIommuType1InfoDmaAvail>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioIommuType1InfoDmaAvail1(value));
-      encVfioIommuType1InfoDmaAvail1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioIommuType1InfoDmaAvail>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioIommuType1InfoDmaAvail1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_type1_info_dma_avail', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioIommuType1InfoDmaAvail1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioIommuType1InfoDmaAvail {
-      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_iommu_type1_info_dma_avail', 12, source.length - offset);
-      return decVfioIommuType1InfoDmaAvail1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioIommuType1InfoDmaAvail> {
-      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_iommu_type1_info_dma_avail', 12, source.length - offset);
-      return new ViewVfioIommuType1InfoDmaAvail1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
     },
   });
 }
@@ -5693,77 +3375,6 @@ function makeVfioIommuType1DirtyBitmap0(arch: Arch, le: boolean, layout: StructL
     view(source: Uint8Array, offset = 0): StructView<VfioIommuType1DirtyBitmap> {
       if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_iommu_type1_dirty_bitmap', 8, source.length - offset);
       return new ViewVfioIommuType1DirtyBitmap0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
-function sizeVfioIommuType1DirtyBitmap1(v: StructInit<VfioIommuType1DirtyBitmap>): number {
-  return Math.max(8, 8 + (v.data?.length ?? 0));
-}
-
-function decVfioIommuType1DirtyBitmap1(dv: DataView, o: number, le: boolean, end: number): VfioIommuType1DirtyBitmap {
-  const dataN = Math.max(0, Math.floor((end - (o + 8)) / 1));
-  check.arrayEnd('vfio_iommu_type1_dirty_bitmap', 'data', o + 8, dataN, 1, end);
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), data: new Uint8Array(dv.buffer, dv.byteOffset + o + 8, dataN).slice() };
-}
-
-function encVfioIommuType1DirtyBitmap1(dv: DataView, o: number, le: boolean, v: StructInit<VfioIommuType1DirtyBitmap>): void {
-  {
-    const x = v.argsz;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_iommu_type1_dirty_bitmap.argsz'), le);
-  }
-  {
-    const x = v.flags;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_iommu_type1_dirty_bitmap.flags'), le);
-  }
-  const data = v.data;
-  if (data !== undefined) {
-    new Uint8Array(dv.buffer, dv.byteOffset + o + 8, data.length).set(data);
-  }
-}
-
-class ViewVfioIommuType1DirtyBitmap1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get argsz(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set argsz(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_iommu_type1_dirty_bitmap.argsz'), this._le);
-  }
-  get flags(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set flags(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_iommu_type1_dirty_bitmap.flags'), this._le);
-  }
-}
-
-function makeVfioIommuType1DirtyBitmap1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioIommuType1DirtyBitmap> {
-  return structCodec<VfioIommuType1DirtyBitmap>('vfio_iommu_type1_dirty_bitmap', arch, le, layout, {
-    encodedSize: sizeVfioIommuType1DirtyBitmap1,
-    encode(value: StructInit<VfioIommuType1DirtyBitmap>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioIommuType1DirtyBitmap1(value));
-      encVfioIommuType1DirtyBitmap1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioIommuType1DirtyBitmap>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioIommuType1DirtyBitmap1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_iommu_type1_dirty_bitmap', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioIommuType1DirtyBitmap1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioIommuType1DirtyBitmap {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_iommu_type1_dirty_bitmap', 8, source.length - offset);
-      return decVfioIommuType1DirtyBitmap1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioIommuType1DirtyBitmap> {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_iommu_type1_dirty_bitmap', 8, source.length - offset);
-      return new ViewVfioIommuType1DirtyBitmap1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
     },
   });
 }
@@ -7222,78 +4833,6 @@ function makeVfioDeviceInfoCapPciAtomicComp0(arch: Arch, le: boolean, layout: St
   });
 }
 
-function sizeVfioDeviceInfoCapPciAtomicComp1(_v: StructInit<VfioDeviceInfoCapPciAtomicComp>): number {
-  return 16;
-}
-
-function decVfioDeviceInfoCapPciAtomicComp1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceInfoCapPciAtomicComp {
-  return { header: decVfioInfoCapHeader1(dv, o + 0, le, end), flags: dv.getUint32(o + 8, le), reserved: dv.getUint32(o + 12, le) };
-}
-
-function encVfioDeviceInfoCapPciAtomicComp1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceInfoCapPciAtomicComp>): void {
-  {
-    const x = v.header;
-    if (x !== undefined) encVfioInfoCapHeader1(dv, o + 0, le, x);
-  }
-  {
-    const x = v.flags;
-    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_device_info_cap_pci_atomic_comp.flags'), le);
-  }
-  {
-    const x = v.reserved;
-    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_device_info_cap_pci_atomic_comp.reserved'), le);
-  }
-}
-
-class ViewVfioDeviceInfoCapPciAtomicComp1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get header(): StructView<VfioInfoCapHeader> {
-    return new ViewVfioInfoCapHeader1(this._dv, this._o + 0, this._le);
-  }
-  get flags(): number {
-    return this._dv.getUint32(this._o + 8, this._le);
-  }
-  set flags(value: number) {
-    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_device_info_cap_pci_atomic_comp.flags'), this._le);
-  }
-  get reserved(): number {
-    return this._dv.getUint32(this._o + 12, this._le);
-  }
-  set reserved(value: number) {
-    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_device_info_cap_pci_atomic_comp.reserved'), this._le);
-  }
-}
-
-function makeVfioDeviceInfoCapPciAtomicComp1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceInfoCapPciAtomicComp> {
-  return structCodec<VfioDeviceInfoCapPciAtomicComp>('vfio_device_info_cap_pci_atomic_comp', arch, le, layout, {
-    encodedSize: sizeVfioDeviceInfoCapPciAtomicComp1,
-    encode(value: StructInit<VfioDeviceInfoCapPciAtomicComp>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioDeviceInfoCapPciAtomicComp1(value));
-      encVfioDeviceInfoCapPciAtomicComp1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioDeviceInfoCapPciAtomicComp>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioDeviceInfoCapPciAtomicComp1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_info_cap_pci_atomic_comp', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioDeviceInfoCapPciAtomicComp1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioDeviceInfoCapPciAtomicComp {
-      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_info_cap_pci_atomic_comp', 16, source.length - offset);
-      return decVfioDeviceInfoCapPciAtomicComp1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioDeviceInfoCapPciAtomicComp> {
-      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_info_cap_pci_atomic_comp', 16, source.length - offset);
-      return new ViewVfioDeviceInfoCapPciAtomicComp1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
 function sizeVfioDeviceBindIommufd0(_v: StructInit<VfioDeviceBindIommufd>): number {
   return 24;
 }
@@ -7389,101 +4928,6 @@ function makeVfioDeviceBindIommufd0(arch: Arch, le: boolean, layout: StructLayou
   });
 }
 
-function sizeVfioDeviceBindIommufd1(_v: StructInit<VfioDeviceBindIommufd>): number {
-  return 24;
-}
-
-function decVfioDeviceBindIommufd1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceBindIommufd {
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), iommufd: dv.getInt32(o + 8, le), outDevid: dv.getUint32(o + 12, le), tokenUuidPtr: dv.getBigUint64(o + 16, le) };
-}
-
-function encVfioDeviceBindIommufd1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceBindIommufd>): void {
-  {
-    const x = v.argsz;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_device_bind_iommufd.argsz'), le);
-  }
-  {
-    const x = v.flags;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_device_bind_iommufd.flags'), le);
-  }
-  {
-    const x = v.iommufd;
-    if (x !== undefined) dv.setInt32(o + 8, check.s32(x, 'vfio_device_bind_iommufd.iommufd'), le);
-  }
-  {
-    const x = v.outDevid;
-    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_device_bind_iommufd.out_devid'), le);
-  }
-  {
-    const x = v.tokenUuidPtr;
-    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'vfio_device_bind_iommufd.token_uuid_ptr'), le);
-  }
-}
-
-class ViewVfioDeviceBindIommufd1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get argsz(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set argsz(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_bind_iommufd.argsz'), this._le);
-  }
-  get flags(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set flags(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_device_bind_iommufd.flags'), this._le);
-  }
-  get iommufd(): number {
-    return this._dv.getInt32(this._o + 8, this._le);
-  }
-  set iommufd(value: number) {
-    this._dv.setInt32(this._o + 8, check.s32(value, 'vfio_device_bind_iommufd.iommufd'), this._le);
-  }
-  get outDevid(): number {
-    return this._dv.getUint32(this._o + 12, this._le);
-  }
-  set outDevid(value: number) {
-    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_device_bind_iommufd.out_devid'), this._le);
-  }
-  get tokenUuidPtr(): bigint {
-    return this._dv.getBigUint64(this._o + 16, this._le);
-  }
-  set tokenUuidPtr(value: bigint) {
-    this._dv.setBigUint64(this._o + 16, check.u64(value, 'vfio_device_bind_iommufd.token_uuid_ptr'), this._le);
-  }
-}
-
-function makeVfioDeviceBindIommufd1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceBindIommufd> {
-  return structCodec<VfioDeviceBindIommufd>('vfio_device_bind_iommufd', arch, le, layout, {
-    encodedSize: sizeVfioDeviceBindIommufd1,
-    encode(value: StructInit<VfioDeviceBindIommufd>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioDeviceBindIommufd1(value));
-      encVfioDeviceBindIommufd1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioDeviceBindIommufd>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioDeviceBindIommufd1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_bind_iommufd', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioDeviceBindIommufd1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioDeviceBindIommufd {
-      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_device_bind_iommufd', 24, source.length - offset);
-      return decVfioDeviceBindIommufd1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioDeviceBindIommufd> {
-      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_device_bind_iommufd', 24, source.length - offset);
-      return new ViewVfioDeviceBindIommufd1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
 function sizeVfioDeviceAttachIommufdPt0(_v: StructInit<VfioDeviceAttachIommufdPt>): number {
   return 16;
 }
@@ -7569,91 +5013,6 @@ function makeVfioDeviceAttachIommufdPt0(arch: Arch, le: boolean, layout: StructL
   });
 }
 
-function sizeVfioDeviceAttachIommufdPt1(_v: StructInit<VfioDeviceAttachIommufdPt>): number {
-  return 16;
-}
-
-function decVfioDeviceAttachIommufdPt1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceAttachIommufdPt {
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), ptId: dv.getUint32(o + 8, le), pasid: dv.getUint32(o + 12, le) };
-}
-
-function encVfioDeviceAttachIommufdPt1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceAttachIommufdPt>): void {
-  {
-    const x = v.argsz;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_device_attach_iommufd_pt.argsz'), le);
-  }
-  {
-    const x = v.flags;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_device_attach_iommufd_pt.flags'), le);
-  }
-  {
-    const x = v.ptId;
-    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_device_attach_iommufd_pt.pt_id'), le);
-  }
-  {
-    const x = v.pasid;
-    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'vfio_device_attach_iommufd_pt.pasid'), le);
-  }
-}
-
-class ViewVfioDeviceAttachIommufdPt1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get argsz(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set argsz(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_attach_iommufd_pt.argsz'), this._le);
-  }
-  get flags(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set flags(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_device_attach_iommufd_pt.flags'), this._le);
-  }
-  get ptId(): number {
-    return this._dv.getUint32(this._o + 8, this._le);
-  }
-  set ptId(value: number) {
-    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_device_attach_iommufd_pt.pt_id'), this._le);
-  }
-  get pasid(): number {
-    return this._dv.getUint32(this._o + 12, this._le);
-  }
-  set pasid(value: number) {
-    this._dv.setUint32(this._o + 12, check.u32(value, 'vfio_device_attach_iommufd_pt.pasid'), this._le);
-  }
-}
-
-function makeVfioDeviceAttachIommufdPt1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceAttachIommufdPt> {
-  return structCodec<VfioDeviceAttachIommufdPt>('vfio_device_attach_iommufd_pt', arch, le, layout, {
-    encodedSize: sizeVfioDeviceAttachIommufdPt1,
-    encode(value: StructInit<VfioDeviceAttachIommufdPt>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioDeviceAttachIommufdPt1(value));
-      encVfioDeviceAttachIommufdPt1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioDeviceAttachIommufdPt>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioDeviceAttachIommufdPt1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_attach_iommufd_pt', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioDeviceAttachIommufdPt1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioDeviceAttachIommufdPt {
-      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_attach_iommufd_pt', 16, source.length - offset);
-      return decVfioDeviceAttachIommufdPt1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioDeviceAttachIommufdPt> {
-      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('vfio_device_attach_iommufd_pt', 16, source.length - offset);
-      return new ViewVfioDeviceAttachIommufdPt1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
 function sizeVfioDeviceDetachIommufdPt0(_v: StructInit<VfioDeviceDetachIommufdPt>): number {
   return 12;
 }
@@ -7725,81 +5084,6 @@ function makeVfioDeviceDetachIommufdPt0(arch: Arch, le: boolean, layout: StructL
     view(source: Uint8Array, offset = 0): StructView<VfioDeviceDetachIommufdPt> {
       if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_device_detach_iommufd_pt', 12, source.length - offset);
       return new ViewVfioDeviceDetachIommufdPt0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
-function sizeVfioDeviceDetachIommufdPt1(_v: StructInit<VfioDeviceDetachIommufdPt>): number {
-  return 12;
-}
-
-function decVfioDeviceDetachIommufdPt1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceDetachIommufdPt {
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), pasid: dv.getUint32(o + 8, le) };
-}
-
-function encVfioDeviceDetachIommufdPt1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceDetachIommufdPt>): void {
-  {
-    const x = v.argsz;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_device_detach_iommufd_pt.argsz'), le);
-  }
-  {
-    const x = v.flags;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_device_detach_iommufd_pt.flags'), le);
-  }
-  {
-    const x = v.pasid;
-    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'vfio_device_detach_iommufd_pt.pasid'), le);
-  }
-}
-
-class ViewVfioDeviceDetachIommufdPt1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get argsz(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set argsz(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_detach_iommufd_pt.argsz'), this._le);
-  }
-  get flags(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set flags(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_device_detach_iommufd_pt.flags'), this._le);
-  }
-  get pasid(): number {
-    return this._dv.getUint32(this._o + 8, this._le);
-  }
-  set pasid(value: number) {
-    this._dv.setUint32(this._o + 8, check.u32(value, 'vfio_device_detach_iommufd_pt.pasid'), this._le);
-  }
-}
-
-function makeVfioDeviceDetachIommufdPt1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceDetachIommufdPt> {
-  return structCodec<VfioDeviceDetachIommufdPt>('vfio_device_detach_iommufd_pt', arch, le, layout, {
-    encodedSize: sizeVfioDeviceDetachIommufdPt1,
-    encode(value: StructInit<VfioDeviceDetachIommufdPt>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioDeviceDetachIommufdPt1(value));
-      encVfioDeviceDetachIommufdPt1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioDeviceDetachIommufdPt>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioDeviceDetachIommufdPt1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_detach_iommufd_pt', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioDeviceDetachIommufdPt1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioDeviceDetachIommufdPt {
-      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_device_detach_iommufd_pt', 12, source.length - offset);
-      return decVfioDeviceDetachIommufdPt1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioDeviceDetachIommufdPt> {
-      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('vfio_device_detach_iommufd_pt', 12, source.length - offset);
-      return new ViewVfioDeviceDetachIommufdPt1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
     },
   });
 }
@@ -7889,91 +5173,6 @@ function makeVfioPrecopyInfo0(arch: Arch, le: boolean, layout: StructLayoutInfo)
   });
 }
 
-function sizeVfioPrecopyInfo1(_v: StructInit<VfioPrecopyInfo>): number {
-  return 24;
-}
-
-function decVfioPrecopyInfo1(dv: DataView, o: number, le: boolean, end: number): VfioPrecopyInfo {
-  return { argsz: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), initialBytes: dv.getBigUint64(o + 8, le), dirtyBytes: dv.getBigUint64(o + 16, le) };
-}
-
-function encVfioPrecopyInfo1(dv: DataView, o: number, le: boolean, v: StructInit<VfioPrecopyInfo>): void {
-  {
-    const x = v.argsz;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_precopy_info.argsz'), le);
-  }
-  {
-    const x = v.flags;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_precopy_info.flags'), le);
-  }
-  {
-    const x = v.initialBytes;
-    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'vfio_precopy_info.initial_bytes'), le);
-  }
-  {
-    const x = v.dirtyBytes;
-    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'vfio_precopy_info.dirty_bytes'), le);
-  }
-}
-
-class ViewVfioPrecopyInfo1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get argsz(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set argsz(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_precopy_info.argsz'), this._le);
-  }
-  get flags(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set flags(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_precopy_info.flags'), this._le);
-  }
-  get initialBytes(): bigint {
-    return this._dv.getBigUint64(this._o + 8, this._le);
-  }
-  set initialBytes(value: bigint) {
-    this._dv.setBigUint64(this._o + 8, check.u64(value, 'vfio_precopy_info.initial_bytes'), this._le);
-  }
-  get dirtyBytes(): bigint {
-    return this._dv.getBigUint64(this._o + 16, this._le);
-  }
-  set dirtyBytes(value: bigint) {
-    this._dv.setBigUint64(this._o + 16, check.u64(value, 'vfio_precopy_info.dirty_bytes'), this._le);
-  }
-}
-
-function makeVfioPrecopyInfo1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioPrecopyInfo> {
-  return structCodec<VfioPrecopyInfo>('vfio_precopy_info', arch, le, layout, {
-    encodedSize: sizeVfioPrecopyInfo1,
-    encode(value: StructInit<VfioPrecopyInfo>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioPrecopyInfo1(value));
-      encVfioPrecopyInfo1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioPrecopyInfo>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioPrecopyInfo1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_precopy_info', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioPrecopyInfo1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioPrecopyInfo {
-      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_precopy_info', 24, source.length - offset);
-      return decVfioPrecopyInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioPrecopyInfo> {
-      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('vfio_precopy_info', 24, source.length - offset);
-      return new ViewVfioPrecopyInfo1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
 function sizeVfioDeviceFeatureMigDataSize0(_v: StructInit<VfioDeviceFeatureMigDataSize>): number {
   return 8;
 }
@@ -8029,61 +5228,6 @@ function makeVfioDeviceFeatureMigDataSize0(arch: Arch, le: boolean, layout: Stru
   });
 }
 
-function sizeVfioDeviceFeatureMigDataSize1(_v: StructInit<VfioDeviceFeatureMigDataSize>): number {
-  return 8;
-}
-
-function decVfioDeviceFeatureMigDataSize1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceFeatureMigDataSize {
-  return { stopCopyLength: dv.getBigUint64(o + 0, le) };
-}
-
-function encVfioDeviceFeatureMigDataSize1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceFeatureMigDataSize>): void {
-  {
-    const x = v.stopCopyLength;
-    if (x !== undefined) dv.setBigUint64(o + 0, check.u64(x, 'vfio_device_feature_mig_data_size.stop_copy_length'), le);
-  }
-}
-
-class ViewVfioDeviceFeatureMigDataSize1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get stopCopyLength(): bigint {
-    return this._dv.getBigUint64(this._o + 0, this._le);
-  }
-  set stopCopyLength(value: bigint) {
-    this._dv.setBigUint64(this._o + 0, check.u64(value, 'vfio_device_feature_mig_data_size.stop_copy_length'), this._le);
-  }
-}
-
-function makeVfioDeviceFeatureMigDataSize1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureMigDataSize> {
-  return structCodec<VfioDeviceFeatureMigDataSize>('vfio_device_feature_mig_data_size', arch, le, layout, {
-    encodedSize: sizeVfioDeviceFeatureMigDataSize1,
-    encode(value: StructInit<VfioDeviceFeatureMigDataSize>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioDeviceFeatureMigDataSize1(value));
-      encVfioDeviceFeatureMigDataSize1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioDeviceFeatureMigDataSize>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioDeviceFeatureMigDataSize1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_mig_data_size', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioDeviceFeatureMigDataSize1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureMigDataSize {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_mig_data_size', 8, source.length - offset);
-      return decVfioDeviceFeatureMigDataSize1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureMigDataSize> {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_mig_data_size', 8, source.length - offset);
-      return new ViewVfioDeviceFeatureMigDataSize1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
 function sizeVfioDeviceFeatureBusMaster0(_v: StructInit<VfioDeviceFeatureBusMaster>): number {
   return 4;
 }
@@ -8135,61 +5279,6 @@ function makeVfioDeviceFeatureBusMaster0(arch: Arch, le: boolean, layout: Struct
     view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureBusMaster> {
       if (offset < 0 || source.length - offset < 4) throw check.shortBuffer('vfio_device_feature_bus_master', 4, source.length - offset);
       return new ViewVfioDeviceFeatureBusMaster0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
-function sizeVfioDeviceFeatureBusMaster1(_v: StructInit<VfioDeviceFeatureBusMaster>): number {
-  return 4;
-}
-
-function decVfioDeviceFeatureBusMaster1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceFeatureBusMaster {
-  return { op: dv.getUint32(o + 0, le) };
-}
-
-function encVfioDeviceFeatureBusMaster1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceFeatureBusMaster>): void {
-  {
-    const x = v.op;
-    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'vfio_device_feature_bus_master.op'), le);
-  }
-}
-
-class ViewVfioDeviceFeatureBusMaster1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get op(): number {
-    return this._dv.getUint32(this._o + 0, this._le);
-  }
-  set op(value: number) {
-    this._dv.setUint32(this._o + 0, check.u32(value, 'vfio_device_feature_bus_master.op'), this._le);
-  }
-}
-
-function makeVfioDeviceFeatureBusMaster1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureBusMaster> {
-  return structCodec<VfioDeviceFeatureBusMaster>('vfio_device_feature_bus_master', arch, le, layout, {
-    encodedSize: sizeVfioDeviceFeatureBusMaster1,
-    encode(value: StructInit<VfioDeviceFeatureBusMaster>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioDeviceFeatureBusMaster1(value));
-      encVfioDeviceFeatureBusMaster1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioDeviceFeatureBusMaster>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioDeviceFeatureBusMaster1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_bus_master', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioDeviceFeatureBusMaster1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureBusMaster {
-      if (offset < 0 || source.length - offset < 4) throw check.shortBuffer('vfio_device_feature_bus_master', 4, source.length - offset);
-      return decVfioDeviceFeatureBusMaster1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureBusMaster> {
-      if (offset < 0 || source.length - offset < 4) throw check.shortBuffer('vfio_device_feature_bus_master', 4, source.length - offset);
-      return new ViewVfioDeviceFeatureBusMaster1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
     },
   });
 }
@@ -8573,224 +5662,141 @@ function makeVfioDeviceFeatureZpciErr0(arch: Arch, le: boolean, layout: StructLa
   });
 }
 
-function sizeVfioDeviceFeatureZpciErr1(_v: StructInit<VfioDeviceFeatureZpciErr>): number {
-  return 8;
-}
-
-function decVfioDeviceFeatureZpciErr1(dv: DataView, o: number, le: boolean, end: number): VfioDeviceFeatureZpciErr {
-  return { data: dv.getBigUint64(o + 0, le) };
-}
-
-function encVfioDeviceFeatureZpciErr1(dv: DataView, o: number, le: boolean, v: StructInit<VfioDeviceFeatureZpciErr>): void {
-  {
-    const x = v.data;
-    if (x !== undefined) dv.setBigUint64(o + 0, check.u64(x, 'vfio_device_feature_zpci_err.data'), le);
-  }
-}
-
-class ViewVfioDeviceFeatureZpciErr1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get data(): bigint {
-    return this._dv.getBigUint64(this._o + 0, this._le);
-  }
-  set data(value: bigint) {
-    this._dv.setBigUint64(this._o + 0, check.u64(value, 'vfio_device_feature_zpci_err.data'), this._le);
-  }
-}
-
-function makeVfioDeviceFeatureZpciErr1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioDeviceFeatureZpciErr> {
-  return structCodec<VfioDeviceFeatureZpciErr>('vfio_device_feature_zpci_err', arch, le, layout, {
-    encodedSize: sizeVfioDeviceFeatureZpciErr1,
-    encode(value: StructInit<VfioDeviceFeatureZpciErr>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioDeviceFeatureZpciErr1(value));
-      encVfioDeviceFeatureZpciErr1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioDeviceFeatureZpciErr>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioDeviceFeatureZpciErr1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_device_feature_zpci_err', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioDeviceFeatureZpciErr1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioDeviceFeatureZpciErr {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_zpci_err', 8, source.length - offset);
-      return decVfioDeviceFeatureZpciErr1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioDeviceFeatureZpciErr> {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_device_feature_zpci_err', 8, source.length - offset);
-      return new ViewVfioDeviceFeatureZpciErr1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
-/** Which layout class each ABI's codecs come from. */
-export const layoutClassOf: Readonly<Record<Arch, number>> = { x86_64: 0, aarch64: 0, ppc64le: 0, ppc64: 0, i386: 1 };
-/** Per struct, one codec factory per layout class. */
+/** Per struct and ABI, the codec factory of that ABI's layout class. */
 export const codecFactories: {
-  readonly [N in StructName]: readonly ((arch: Arch, le: boolean, layout: StructLayoutInfo) => StructCodec<StructTypes[N]>)[];
+  readonly [N in StructName]: Readonly<Record<Arch, (arch: Arch, le: boolean, layout: StructLayoutInfo) => StructCodec<StructTypes[N]>>>;
 } = {
-  vfio_info_cap_header: [makeVfioInfoCapHeader0, makeVfioInfoCapHeader1],
-  vfio_group_status: [makeVfioGroupStatus0, makeVfioGroupStatus1],
-  vfio_device_info: [makeVfioDeviceInfo0, makeVfioDeviceInfo1],
-  vfio_region_info: [makeVfioRegionInfo0, makeVfioRegionInfo1],
-  vfio_region_sparse_mmap_area: [makeVfioRegionSparseMmapArea0, makeVfioRegionSparseMmapArea1],
-  vfio_region_info_cap_sparse_mmap: [makeVfioRegionInfoCapSparseMmap0, makeVfioRegionInfoCapSparseMmap1],
-  vfio_region_info_cap_type: [makeVfioRegionInfoCapType0, makeVfioRegionInfoCapType1],
-  vfio_region_gfx_edid: [makeVfioRegionGfxEdid0, makeVfioRegionGfxEdid1],
-  vfio_device_migration_info: [makeVfioDeviceMigrationInfo0, makeVfioDeviceMigrationInfo1],
-  vfio_region_info_cap_nvlink2_ssatgt: [makeVfioRegionInfoCapNvlink2Ssatgt0, makeVfioRegionInfoCapNvlink2Ssatgt1],
-  vfio_region_info_cap_nvlink2_lnkspd: [makeVfioRegionInfoCapNvlink2Lnkspd0, makeVfioRegionInfoCapNvlink2Lnkspd1],
-  vfio_irq_info: [makeVfioIrqInfo0, makeVfioIrqInfo1],
-  vfio_irq_set: [makeVfioIrqSet0, makeVfioIrqSet1],
-  vfio_pci_dependent_device: [makeVfioPciDependentDevice0, makeVfioPciDependentDevice1],
-  vfio_pci_hot_reset_info: [makeVfioPciHotResetInfo0, makeVfioPciHotResetInfo1],
-  vfio_pci_hot_reset: [makeVfioPciHotReset0, makeVfioPciHotReset1],
-  vfio_device_gfx_plane_info: [makeVfioDeviceGfxPlaneInfo0, makeVfioDeviceGfxPlaneInfo1],
-  vfio_device_ioeventfd: [makeVfioDeviceIoeventfd0, makeVfioDeviceIoeventfd1],
-  vfio_device_feature: [makeVfioDeviceFeature0, makeVfioDeviceFeature1],
-  vfio_device_feature_migration: [makeVfioDeviceFeatureMigration0, makeVfioDeviceFeatureMigration1],
-  vfio_device_feature_mig_state: [makeVfioDeviceFeatureMigState0, makeVfioDeviceFeatureMigState1],
-  vfio_device_low_power_entry_with_wakeup: [makeVfioDeviceLowPowerEntryWithWakeup0, makeVfioDeviceLowPowerEntryWithWakeup1],
-  vfio_device_feature_dma_logging_control: [makeVfioDeviceFeatureDmaLoggingControl0, makeVfioDeviceFeatureDmaLoggingControl1],
-  vfio_device_feature_dma_logging_range: [makeVfioDeviceFeatureDmaLoggingRange0, makeVfioDeviceFeatureDmaLoggingRange1],
-  vfio_device_feature_dma_logging_report: [makeVfioDeviceFeatureDmaLoggingReport0, makeVfioDeviceFeatureDmaLoggingReport1],
-  vfio_iommu_type1_info: [makeVfioIommuType1Info0, makeVfioIommuType1Info1],
-  vfio_iova_range: [makeVfioIovaRange0, makeVfioIovaRange1],
-  vfio_iommu_type1_info_cap_iova_range: [makeVfioIommuType1InfoCapIovaRange0, makeVfioIommuType1InfoCapIovaRange1],
-  vfio_iommu_type1_info_cap_migration: [makeVfioIommuType1InfoCapMigration0, makeVfioIommuType1InfoCapMigration1],
-  vfio_iommu_type1_info_dma_avail: [makeVfioIommuType1InfoDmaAvail0, makeVfioIommuType1InfoDmaAvail1],
-  vfio_iommu_type1_dma_map: [makeVfioIommuType1DmaMap0, makeVfioIommuType1DmaMap1],
-  vfio_bitmap: [makeVfioBitmap0, makeVfioBitmap1],
-  vfio_iommu_type1_dma_unmap: [makeVfioIommuType1DmaUnmap0, makeVfioIommuType1DmaUnmap1],
-  vfio_iommu_type1_dirty_bitmap: [makeVfioIommuType1DirtyBitmap0, makeVfioIommuType1DirtyBitmap1],
-  vfio_iommu_type1_dirty_bitmap_get: [makeVfioIommuType1DirtyBitmapGet0, makeVfioIommuType1DirtyBitmapGet1],
-  vfio_iommu_spapr_tce_ddw_info: [makeVfioIommuSpaprTceDdwInfo0, makeVfioIommuSpaprTceDdwInfo1],
-  vfio_iommu_spapr_tce_info: [makeVfioIommuSpaprTceInfo0, makeVfioIommuSpaprTceInfo1],
-  vfio_eeh_pe_err: [makeVfioEehPeErr0, makeVfioEehPeErr1],
-  vfio_eeh_pe_op: [makeVfioEehPeOp0, makeVfioEehPeOp1],
-  vfio_iommu_spapr_register_memory: [makeVfioIommuSpaprRegisterMemory0, makeVfioIommuSpaprRegisterMemory1],
-  vfio_iommu_spapr_tce_create: [makeVfioIommuSpaprTceCreate0, makeVfioIommuSpaprTceCreate1],
-  vfio_iommu_spapr_tce_remove: [makeVfioIommuSpaprTceRemove0, makeVfioIommuSpaprTceRemove1],
-  vfio_device_info_cap_pci_atomic_comp: [makeVfioDeviceInfoCapPciAtomicComp0, makeVfioDeviceInfoCapPciAtomicComp1],
-  vfio_device_bind_iommufd: [makeVfioDeviceBindIommufd0, makeVfioDeviceBindIommufd1],
-  vfio_device_attach_iommufd_pt: [makeVfioDeviceAttachIommufdPt0, makeVfioDeviceAttachIommufdPt1],
-  vfio_device_detach_iommufd_pt: [makeVfioDeviceDetachIommufdPt0, makeVfioDeviceDetachIommufdPt1],
-  vfio_precopy_info: [makeVfioPrecopyInfo0, makeVfioPrecopyInfo1],
-  vfio_device_feature_mig_data_size: [makeVfioDeviceFeatureMigDataSize0, makeVfioDeviceFeatureMigDataSize1],
-  vfio_device_feature_bus_master: [makeVfioDeviceFeatureBusMaster0, makeVfioDeviceFeatureBusMaster1],
-  vfio_region_dma_range: [makeVfioRegionDmaRange0, makeVfioRegionDmaRange1],
-  vfio_device_feature_dma_buf: [makeVfioDeviceFeatureDmaBuf0, makeVfioDeviceFeatureDmaBuf1],
-  vfio_device_feature_zpci_err: [makeVfioDeviceFeatureZpciErr0, makeVfioDeviceFeatureZpciErr1],
+  vfio_info_cap_header: { x86_64: makeVfioInfoCapHeader0, aarch64: makeVfioInfoCapHeader0, ppc64le: makeVfioInfoCapHeader0, ppc64: makeVfioInfoCapHeader0, i386: makeVfioInfoCapHeader0 },
+  vfio_group_status: { x86_64: makeVfioGroupStatus0, aarch64: makeVfioGroupStatus0, ppc64le: makeVfioGroupStatus0, ppc64: makeVfioGroupStatus0, i386: makeVfioGroupStatus0 },
+  vfio_device_info: { x86_64: makeVfioDeviceInfo0, aarch64: makeVfioDeviceInfo0, ppc64le: makeVfioDeviceInfo0, ppc64: makeVfioDeviceInfo0, i386: makeVfioDeviceInfo0 },
+  vfio_region_info: { x86_64: makeVfioRegionInfo0, aarch64: makeVfioRegionInfo0, ppc64le: makeVfioRegionInfo0, ppc64: makeVfioRegionInfo0, i386: makeVfioRegionInfo0 },
+  vfio_region_sparse_mmap_area: { x86_64: makeVfioRegionSparseMmapArea0, aarch64: makeVfioRegionSparseMmapArea0, ppc64le: makeVfioRegionSparseMmapArea0, ppc64: makeVfioRegionSparseMmapArea0, i386: makeVfioRegionSparseMmapArea0 },
+  vfio_region_info_cap_sparse_mmap: { x86_64: makeVfioRegionInfoCapSparseMmap0, aarch64: makeVfioRegionInfoCapSparseMmap0, ppc64le: makeVfioRegionInfoCapSparseMmap0, ppc64: makeVfioRegionInfoCapSparseMmap0, i386: makeVfioRegionInfoCapSparseMmap0 },
+  vfio_region_info_cap_type: { x86_64: makeVfioRegionInfoCapType0, aarch64: makeVfioRegionInfoCapType0, ppc64le: makeVfioRegionInfoCapType0, ppc64: makeVfioRegionInfoCapType0, i386: makeVfioRegionInfoCapType0 },
+  vfio_region_gfx_edid: { x86_64: makeVfioRegionGfxEdid0, aarch64: makeVfioRegionGfxEdid0, ppc64le: makeVfioRegionGfxEdid0, ppc64: makeVfioRegionGfxEdid0, i386: makeVfioRegionGfxEdid0 },
+  vfio_device_migration_info: { x86_64: makeVfioDeviceMigrationInfo0, aarch64: makeVfioDeviceMigrationInfo0, ppc64le: makeVfioDeviceMigrationInfo0, ppc64: makeVfioDeviceMigrationInfo0, i386: makeVfioDeviceMigrationInfo0 },
+  vfio_region_info_cap_nvlink2_ssatgt: { x86_64: makeVfioRegionInfoCapNvlink2Ssatgt0, aarch64: makeVfioRegionInfoCapNvlink2Ssatgt0, ppc64le: makeVfioRegionInfoCapNvlink2Ssatgt0, ppc64: makeVfioRegionInfoCapNvlink2Ssatgt0, i386: makeVfioRegionInfoCapNvlink2Ssatgt0 },
+  vfio_region_info_cap_nvlink2_lnkspd: { x86_64: makeVfioRegionInfoCapNvlink2Lnkspd0, aarch64: makeVfioRegionInfoCapNvlink2Lnkspd0, ppc64le: makeVfioRegionInfoCapNvlink2Lnkspd0, ppc64: makeVfioRegionInfoCapNvlink2Lnkspd0, i386: makeVfioRegionInfoCapNvlink2Lnkspd0 },
+  vfio_irq_info: { x86_64: makeVfioIrqInfo0, aarch64: makeVfioIrqInfo0, ppc64le: makeVfioIrqInfo0, ppc64: makeVfioIrqInfo0, i386: makeVfioIrqInfo0 },
+  vfio_irq_set: { x86_64: makeVfioIrqSet0, aarch64: makeVfioIrqSet0, ppc64le: makeVfioIrqSet0, ppc64: makeVfioIrqSet0, i386: makeVfioIrqSet0 },
+  vfio_pci_dependent_device: { x86_64: makeVfioPciDependentDevice0, aarch64: makeVfioPciDependentDevice0, ppc64le: makeVfioPciDependentDevice0, ppc64: makeVfioPciDependentDevice0, i386: makeVfioPciDependentDevice0 },
+  vfio_pci_hot_reset_info: { x86_64: makeVfioPciHotResetInfo0, aarch64: makeVfioPciHotResetInfo0, ppc64le: makeVfioPciHotResetInfo0, ppc64: makeVfioPciHotResetInfo0, i386: makeVfioPciHotResetInfo0 },
+  vfio_pci_hot_reset: { x86_64: makeVfioPciHotReset0, aarch64: makeVfioPciHotReset0, ppc64le: makeVfioPciHotReset0, ppc64: makeVfioPciHotReset0, i386: makeVfioPciHotReset0 },
+  vfio_device_gfx_plane_info: { x86_64: makeVfioDeviceGfxPlaneInfo0, aarch64: makeVfioDeviceGfxPlaneInfo0, ppc64le: makeVfioDeviceGfxPlaneInfo0, ppc64: makeVfioDeviceGfxPlaneInfo0, i386: makeVfioDeviceGfxPlaneInfo0 },
+  vfio_device_ioeventfd: { x86_64: makeVfioDeviceIoeventfd0, aarch64: makeVfioDeviceIoeventfd0, ppc64le: makeVfioDeviceIoeventfd0, ppc64: makeVfioDeviceIoeventfd0, i386: makeVfioDeviceIoeventfd0 },
+  vfio_device_feature: { x86_64: makeVfioDeviceFeature0, aarch64: makeVfioDeviceFeature0, ppc64le: makeVfioDeviceFeature0, ppc64: makeVfioDeviceFeature0, i386: makeVfioDeviceFeature0 },
+  vfio_device_feature_migration: { x86_64: makeVfioDeviceFeatureMigration0, aarch64: makeVfioDeviceFeatureMigration0, ppc64le: makeVfioDeviceFeatureMigration0, ppc64: makeVfioDeviceFeatureMigration0, i386: makeVfioDeviceFeatureMigration0 },
+  vfio_device_feature_mig_state: { x86_64: makeVfioDeviceFeatureMigState0, aarch64: makeVfioDeviceFeatureMigState0, ppc64le: makeVfioDeviceFeatureMigState0, ppc64: makeVfioDeviceFeatureMigState0, i386: makeVfioDeviceFeatureMigState0 },
+  vfio_device_low_power_entry_with_wakeup: { x86_64: makeVfioDeviceLowPowerEntryWithWakeup0, aarch64: makeVfioDeviceLowPowerEntryWithWakeup0, ppc64le: makeVfioDeviceLowPowerEntryWithWakeup0, ppc64: makeVfioDeviceLowPowerEntryWithWakeup0, i386: makeVfioDeviceLowPowerEntryWithWakeup0 },
+  vfio_device_feature_dma_logging_control: { x86_64: makeVfioDeviceFeatureDmaLoggingControl0, aarch64: makeVfioDeviceFeatureDmaLoggingControl0, ppc64le: makeVfioDeviceFeatureDmaLoggingControl0, ppc64: makeVfioDeviceFeatureDmaLoggingControl0, i386: makeVfioDeviceFeatureDmaLoggingControl0 },
+  vfio_device_feature_dma_logging_range: { x86_64: makeVfioDeviceFeatureDmaLoggingRange0, aarch64: makeVfioDeviceFeatureDmaLoggingRange0, ppc64le: makeVfioDeviceFeatureDmaLoggingRange0, ppc64: makeVfioDeviceFeatureDmaLoggingRange0, i386: makeVfioDeviceFeatureDmaLoggingRange0 },
+  vfio_device_feature_dma_logging_report: { x86_64: makeVfioDeviceFeatureDmaLoggingReport0, aarch64: makeVfioDeviceFeatureDmaLoggingReport0, ppc64le: makeVfioDeviceFeatureDmaLoggingReport0, ppc64: makeVfioDeviceFeatureDmaLoggingReport0, i386: makeVfioDeviceFeatureDmaLoggingReport0 },
+  vfio_iommu_type1_info: { x86_64: makeVfioIommuType1Info0, aarch64: makeVfioIommuType1Info0, ppc64le: makeVfioIommuType1Info0, ppc64: makeVfioIommuType1Info0, i386: makeVfioIommuType1Info0 },
+  vfio_iova_range: { x86_64: makeVfioIovaRange0, aarch64: makeVfioIovaRange0, ppc64le: makeVfioIovaRange0, ppc64: makeVfioIovaRange0, i386: makeVfioIovaRange1 },
+  vfio_iommu_type1_info_cap_iova_range: { x86_64: makeVfioIommuType1InfoCapIovaRange0, aarch64: makeVfioIommuType1InfoCapIovaRange0, ppc64le: makeVfioIommuType1InfoCapIovaRange0, ppc64: makeVfioIommuType1InfoCapIovaRange0, i386: makeVfioIommuType1InfoCapIovaRange1 },
+  vfio_iommu_type1_info_cap_migration: { x86_64: makeVfioIommuType1InfoCapMigration0, aarch64: makeVfioIommuType1InfoCapMigration0, ppc64le: makeVfioIommuType1InfoCapMigration0, ppc64: makeVfioIommuType1InfoCapMigration0, i386: makeVfioIommuType1InfoCapMigration1 },
+  vfio_iommu_type1_info_dma_avail: { x86_64: makeVfioIommuType1InfoDmaAvail0, aarch64: makeVfioIommuType1InfoDmaAvail0, ppc64le: makeVfioIommuType1InfoDmaAvail0, ppc64: makeVfioIommuType1InfoDmaAvail0, i386: makeVfioIommuType1InfoDmaAvail0 },
+  vfio_iommu_type1_dma_map: { x86_64: makeVfioIommuType1DmaMap0, aarch64: makeVfioIommuType1DmaMap0, ppc64le: makeVfioIommuType1DmaMap0, ppc64: makeVfioIommuType1DmaMap0, i386: makeVfioIommuType1DmaMap1 },
+  vfio_bitmap: { x86_64: makeVfioBitmap0, aarch64: makeVfioBitmap0, ppc64le: makeVfioBitmap0, ppc64: makeVfioBitmap0, i386: makeVfioBitmap1 },
+  vfio_iommu_type1_dma_unmap: { x86_64: makeVfioIommuType1DmaUnmap0, aarch64: makeVfioIommuType1DmaUnmap0, ppc64le: makeVfioIommuType1DmaUnmap0, ppc64: makeVfioIommuType1DmaUnmap0, i386: makeVfioIommuType1DmaUnmap1 },
+  vfio_iommu_type1_dirty_bitmap: { x86_64: makeVfioIommuType1DirtyBitmap0, aarch64: makeVfioIommuType1DirtyBitmap0, ppc64le: makeVfioIommuType1DirtyBitmap0, ppc64: makeVfioIommuType1DirtyBitmap0, i386: makeVfioIommuType1DirtyBitmap0 },
+  vfio_iommu_type1_dirty_bitmap_get: { x86_64: makeVfioIommuType1DirtyBitmapGet0, aarch64: makeVfioIommuType1DirtyBitmapGet0, ppc64le: makeVfioIommuType1DirtyBitmapGet0, ppc64: makeVfioIommuType1DirtyBitmapGet0, i386: makeVfioIommuType1DirtyBitmapGet1 },
+  vfio_iommu_spapr_tce_ddw_info: { x86_64: makeVfioIommuSpaprTceDdwInfo0, aarch64: makeVfioIommuSpaprTceDdwInfo0, ppc64le: makeVfioIommuSpaprTceDdwInfo0, ppc64: makeVfioIommuSpaprTceDdwInfo0, i386: makeVfioIommuSpaprTceDdwInfo1 },
+  vfio_iommu_spapr_tce_info: { x86_64: makeVfioIommuSpaprTceInfo0, aarch64: makeVfioIommuSpaprTceInfo0, ppc64le: makeVfioIommuSpaprTceInfo0, ppc64: makeVfioIommuSpaprTceInfo0, i386: makeVfioIommuSpaprTceInfo1 },
+  vfio_eeh_pe_err: { x86_64: makeVfioEehPeErr0, aarch64: makeVfioEehPeErr0, ppc64le: makeVfioEehPeErr0, ppc64: makeVfioEehPeErr0, i386: makeVfioEehPeErr1 },
+  vfio_eeh_pe_op: { x86_64: makeVfioEehPeOp0, aarch64: makeVfioEehPeOp0, ppc64le: makeVfioEehPeOp0, ppc64: makeVfioEehPeOp0, i386: makeVfioEehPeOp1 },
+  vfio_iommu_spapr_register_memory: { x86_64: makeVfioIommuSpaprRegisterMemory0, aarch64: makeVfioIommuSpaprRegisterMemory0, ppc64le: makeVfioIommuSpaprRegisterMemory0, ppc64: makeVfioIommuSpaprRegisterMemory0, i386: makeVfioIommuSpaprRegisterMemory1 },
+  vfio_iommu_spapr_tce_create: { x86_64: makeVfioIommuSpaprTceCreate0, aarch64: makeVfioIommuSpaprTceCreate0, ppc64le: makeVfioIommuSpaprTceCreate0, ppc64: makeVfioIommuSpaprTceCreate0, i386: makeVfioIommuSpaprTceCreate1 },
+  vfio_iommu_spapr_tce_remove: { x86_64: makeVfioIommuSpaprTceRemove0, aarch64: makeVfioIommuSpaprTceRemove0, ppc64le: makeVfioIommuSpaprTceRemove0, ppc64: makeVfioIommuSpaprTceRemove0, i386: makeVfioIommuSpaprTceRemove1 },
+  vfio_device_info_cap_pci_atomic_comp: { x86_64: makeVfioDeviceInfoCapPciAtomicComp0, aarch64: makeVfioDeviceInfoCapPciAtomicComp0, ppc64le: makeVfioDeviceInfoCapPciAtomicComp0, ppc64: makeVfioDeviceInfoCapPciAtomicComp0, i386: makeVfioDeviceInfoCapPciAtomicComp0 },
+  vfio_device_bind_iommufd: { x86_64: makeVfioDeviceBindIommufd0, aarch64: makeVfioDeviceBindIommufd0, ppc64le: makeVfioDeviceBindIommufd0, ppc64: makeVfioDeviceBindIommufd0, i386: makeVfioDeviceBindIommufd0 },
+  vfio_device_attach_iommufd_pt: { x86_64: makeVfioDeviceAttachIommufdPt0, aarch64: makeVfioDeviceAttachIommufdPt0, ppc64le: makeVfioDeviceAttachIommufdPt0, ppc64: makeVfioDeviceAttachIommufdPt0, i386: makeVfioDeviceAttachIommufdPt0 },
+  vfio_device_detach_iommufd_pt: { x86_64: makeVfioDeviceDetachIommufdPt0, aarch64: makeVfioDeviceDetachIommufdPt0, ppc64le: makeVfioDeviceDetachIommufdPt0, ppc64: makeVfioDeviceDetachIommufdPt0, i386: makeVfioDeviceDetachIommufdPt0 },
+  vfio_precopy_info: { x86_64: makeVfioPrecopyInfo0, aarch64: makeVfioPrecopyInfo0, ppc64le: makeVfioPrecopyInfo0, ppc64: makeVfioPrecopyInfo0, i386: makeVfioPrecopyInfo0 },
+  vfio_device_feature_mig_data_size: { x86_64: makeVfioDeviceFeatureMigDataSize0, aarch64: makeVfioDeviceFeatureMigDataSize0, ppc64le: makeVfioDeviceFeatureMigDataSize0, ppc64: makeVfioDeviceFeatureMigDataSize0, i386: makeVfioDeviceFeatureMigDataSize0 },
+  vfio_device_feature_bus_master: { x86_64: makeVfioDeviceFeatureBusMaster0, aarch64: makeVfioDeviceFeatureBusMaster0, ppc64le: makeVfioDeviceFeatureBusMaster0, ppc64: makeVfioDeviceFeatureBusMaster0, i386: makeVfioDeviceFeatureBusMaster0 },
+  vfio_region_dma_range: { x86_64: makeVfioRegionDmaRange0, aarch64: makeVfioRegionDmaRange0, ppc64le: makeVfioRegionDmaRange0, ppc64: makeVfioRegionDmaRange0, i386: makeVfioRegionDmaRange1 },
+  vfio_device_feature_dma_buf: { x86_64: makeVfioDeviceFeatureDmaBuf0, aarch64: makeVfioDeviceFeatureDmaBuf0, ppc64le: makeVfioDeviceFeatureDmaBuf0, ppc64: makeVfioDeviceFeatureDmaBuf0, i386: makeVfioDeviceFeatureDmaBuf1 },
+  vfio_device_feature_zpci_err: { x86_64: makeVfioDeviceFeatureZpciErr0, aarch64: makeVfioDeviceFeatureZpciErr0, ppc64le: makeVfioDeviceFeatureZpciErr0, ppc64: makeVfioDeviceFeatureZpciErr0, i386: makeVfioDeviceFeatureZpciErr0 },
 };
 /** sizeof, alignof and every member's offset, per ABI, from the compiler probe. */
 export const structLayouts: { readonly [N in StructName]: Readonly<Record<Arch, StructLayoutInfo>> } = {
-  vfio_info_cap_header: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 8, align: 4, fields: [{ name: 'id', key: 'id', offset: 0, size: 2, flexible: false }, { name: 'version', key: 'version', offset: 2, size: 2, flexible: false }, { name: 'next', key: 'next', offset: 4, size: 4, flexible: false }] },
+  vfio_info_cap_header: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 8, align: 4, fields: [{ name: 'id', key: 'id', offset: 0, size: 2, flexible: false }, { name: 'version', key: 'version', offset: 2, size: 2, flexible: false }, { name: 'next', key: 'next', offset: 4, size: 4, flexible: false }] },
   ]),
-  vfio_group_status: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 8, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }] },
+  vfio_group_status: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 8, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }] },
   ]),
-  vfio_device_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 24, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'num_regions', key: 'numRegions', offset: 8, size: 4, flexible: false }, { name: 'num_irqs', key: 'numIrqs', offset: 12, size: 4, flexible: false }, { name: 'cap_offset', key: 'capOffset', offset: 16, size: 4, flexible: false }, { name: 'pad', key: 'pad', offset: 20, size: 4, flexible: false }] },
+  vfio_device_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 24, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'num_regions', key: 'numRegions', offset: 8, size: 4, flexible: false }, { name: 'num_irqs', key: 'numIrqs', offset: 12, size: 4, flexible: false }, { name: 'cap_offset', key: 'capOffset', offset: 16, size: 4, flexible: false }, { name: 'pad', key: 'pad', offset: 20, size: 4, flexible: false }] },
   ]),
-  vfio_region_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 32, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'index', key: 'index', offset: 8, size: 4, flexible: false }, { name: 'cap_offset', key: 'capOffset', offset: 12, size: 4, flexible: false }, { name: 'size', key: 'size', offset: 16, size: 8, flexible: false }, { name: 'offset', key: 'offset', offset: 24, size: 8, flexible: false }] },
+  vfio_region_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 32, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'index', key: 'index', offset: 8, size: 4, flexible: false }, { name: 'cap_offset', key: 'capOffset', offset: 12, size: 4, flexible: false }, { name: 'size', key: 'size', offset: 16, size: 8, flexible: false }, { name: 'offset', key: 'offset', offset: 24, size: 8, flexible: false }] },
   ]),
-  vfio_region_sparse_mmap_area: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 16, align: 8, fields: [{ name: 'offset', key: 'offset', offset: 0, size: 8, flexible: false }, { name: 'size', key: 'size', offset: 8, size: 8, flexible: false }] },
+  vfio_region_sparse_mmap_area: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 16, align: 8, fields: [{ name: 'offset', key: 'offset', offset: 0, size: 8, flexible: false }, { name: 'size', key: 'size', offset: 8, size: 8, flexible: false }] },
   ]),
-  vfio_region_info_cap_sparse_mmap: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 16, align: 8, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'nr_areas', key: 'nrAreas', offset: 8, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 12, size: 4, flexible: false }, { name: 'areas', key: 'areas', offset: 16, size: 16, flexible: true }] },
+  vfio_region_info_cap_sparse_mmap: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 16, align: 8, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'nr_areas', key: 'nrAreas', offset: 8, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 12, size: 4, flexible: false }, { name: 'areas', key: 'areas', offset: 16, size: 16, flexible: true }] },
   ]),
-  vfio_region_info_cap_type: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 16, align: 4, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'type', key: 'type', offset: 8, size: 4, flexible: false }, { name: 'subtype', key: 'subtype', offset: 12, size: 4, flexible: false }] },
+  vfio_region_info_cap_type: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 16, align: 4, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'type', key: 'type', offset: 8, size: 4, flexible: false }, { name: 'subtype', key: 'subtype', offset: 12, size: 4, flexible: false }] },
   ]),
-  vfio_region_gfx_edid: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 24, align: 4, fields: [{ name: 'edid_offset', key: 'edidOffset', offset: 0, size: 4, flexible: false }, { name: 'edid_max_size', key: 'edidMaxSize', offset: 4, size: 4, flexible: false }, { name: 'edid_size', key: 'edidSize', offset: 8, size: 4, flexible: false }, { name: 'max_xres', key: 'maxXres', offset: 12, size: 4, flexible: false }, { name: 'max_yres', key: 'maxYres', offset: 16, size: 4, flexible: false }, { name: 'link_state', key: 'linkState', offset: 20, size: 4, flexible: false }] },
+  vfio_region_gfx_edid: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 24, align: 4, fields: [{ name: 'edid_offset', key: 'edidOffset', offset: 0, size: 4, flexible: false }, { name: 'edid_max_size', key: 'edidMaxSize', offset: 4, size: 4, flexible: false }, { name: 'edid_size', key: 'edidSize', offset: 8, size: 4, flexible: false }, { name: 'max_xres', key: 'maxXres', offset: 12, size: 4, flexible: false }, { name: 'max_yres', key: 'maxYres', offset: 16, size: 4, flexible: false }, { name: 'link_state', key: 'linkState', offset: 20, size: 4, flexible: false }] },
   ]),
-  vfio_device_migration_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 32, align: 8, fields: [{ name: 'device_state', key: 'deviceState', offset: 0, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 4, size: 4, flexible: false }, { name: 'pending_bytes', key: 'pendingBytes', offset: 8, size: 8, flexible: false }, { name: 'data_offset', key: 'dataOffset', offset: 16, size: 8, flexible: false }, { name: 'data_size', key: 'dataSize', offset: 24, size: 8, flexible: false }] },
+  vfio_device_migration_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 32, align: 8, fields: [{ name: 'device_state', key: 'deviceState', offset: 0, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 4, size: 4, flexible: false }, { name: 'pending_bytes', key: 'pendingBytes', offset: 8, size: 8, flexible: false }, { name: 'data_offset', key: 'dataOffset', offset: 16, size: 8, flexible: false }, { name: 'data_size', key: 'dataSize', offset: 24, size: 8, flexible: false }] },
   ]),
-  vfio_region_info_cap_nvlink2_ssatgt: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 16, align: 8, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'tgt', key: 'tgt', offset: 8, size: 8, flexible: false }] },
+  vfio_region_info_cap_nvlink2_ssatgt: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 16, align: 8, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'tgt', key: 'tgt', offset: 8, size: 8, flexible: false }] },
   ]),
-  vfio_region_info_cap_nvlink2_lnkspd: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 16, align: 4, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'link_speed', key: 'linkSpeed', offset: 8, size: 4, flexible: false }, { name: '__pad', key: 'pad', offset: 12, size: 4, flexible: false }] },
+  vfio_region_info_cap_nvlink2_lnkspd: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 16, align: 4, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'link_speed', key: 'linkSpeed', offset: 8, size: 4, flexible: false }, { name: '__pad', key: 'pad', offset: 12, size: 4, flexible: false }] },
   ]),
-  vfio_irq_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 16, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'index', key: 'index', offset: 8, size: 4, flexible: false }, { name: 'count', key: 'count', offset: 12, size: 4, flexible: false }] },
+  vfio_irq_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 16, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'index', key: 'index', offset: 8, size: 4, flexible: false }, { name: 'count', key: 'count', offset: 12, size: 4, flexible: false }] },
   ]),
-  vfio_irq_set: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 20, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'index', key: 'index', offset: 8, size: 4, flexible: false }, { name: 'start', key: 'start', offset: 12, size: 4, flexible: false }, { name: 'count', key: 'count', offset: 16, size: 4, flexible: false }, { name: 'data', key: 'data', offset: 20, size: 1, flexible: true }] },
+  vfio_irq_set: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 20, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'index', key: 'index', offset: 8, size: 4, flexible: false }, { name: 'start', key: 'start', offset: 12, size: 4, flexible: false }, { name: 'count', key: 'count', offset: 16, size: 4, flexible: false }, { name: 'data', key: 'data', offset: 20, size: 1, flexible: true }] },
   ]),
-  vfio_pci_dependent_device: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 8, align: 4, fields: [{ name: 'group_id', key: 'groupId', offset: 0, size: 4, flexible: false }, { name: 'devid', key: 'devid', offset: 0, size: 4, flexible: false }, { name: 'segment', key: 'segment', offset: 4, size: 2, flexible: false }, { name: 'bus', key: 'bus', offset: 6, size: 1, flexible: false }, { name: 'devfn', key: 'devfn', offset: 7, size: 1, flexible: false }] },
+  vfio_pci_dependent_device: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 8, align: 4, fields: [{ name: 'group_id', key: 'groupId', offset: 0, size: 4, flexible: false }, { name: 'devid', key: 'devid', offset: 0, size: 4, flexible: false }, { name: 'segment', key: 'segment', offset: 4, size: 2, flexible: false }, { name: 'bus', key: 'bus', offset: 6, size: 1, flexible: false }, { name: 'devfn', key: 'devfn', offset: 7, size: 1, flexible: false }] },
   ]),
-  vfio_pci_hot_reset_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 12, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'count', key: 'count', offset: 8, size: 4, flexible: false }, { name: 'devices', key: 'devices', offset: 12, size: 8, flexible: true }] },
+  vfio_pci_hot_reset_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 12, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'count', key: 'count', offset: 8, size: 4, flexible: false }, { name: 'devices', key: 'devices', offset: 12, size: 8, flexible: true }] },
   ]),
-  vfio_pci_hot_reset: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 12, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'count', key: 'count', offset: 8, size: 4, flexible: false }, { name: 'group_fds', key: 'groupFds', offset: 12, size: 4, flexible: true }] },
+  vfio_pci_hot_reset: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 12, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'count', key: 'count', offset: 8, size: 4, flexible: false }, { name: 'group_fds', key: 'groupFds', offset: 12, size: 4, flexible: true }] },
   ]),
-  vfio_device_gfx_plane_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 64, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'drm_plane_type', key: 'drmPlaneType', offset: 8, size: 4, flexible: false }, { name: 'drm_format', key: 'drmFormat', offset: 12, size: 4, flexible: false }, { name: 'drm_format_mod', key: 'drmFormatMod', offset: 16, size: 8, flexible: false }, { name: 'width', key: 'width', offset: 24, size: 4, flexible: false }, { name: 'height', key: 'height', offset: 28, size: 4, flexible: false }, { name: 'stride', key: 'stride', offset: 32, size: 4, flexible: false }, { name: 'size', key: 'size', offset: 36, size: 4, flexible: false }, { name: 'x_pos', key: 'xPos', offset: 40, size: 4, flexible: false }, { name: 'y_pos', key: 'yPos', offset: 44, size: 4, flexible: false }, { name: 'x_hot', key: 'xHot', offset: 48, size: 4, flexible: false }, { name: 'y_hot', key: 'yHot', offset: 52, size: 4, flexible: false }, { name: 'region_index', key: 'regionIndex', offset: 56, size: 4, flexible: false }, { name: 'dmabuf_id', key: 'dmabufId', offset: 56, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 60, size: 4, flexible: false }] },
+  vfio_device_gfx_plane_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 64, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'drm_plane_type', key: 'drmPlaneType', offset: 8, size: 4, flexible: false }, { name: 'drm_format', key: 'drmFormat', offset: 12, size: 4, flexible: false }, { name: 'drm_format_mod', key: 'drmFormatMod', offset: 16, size: 8, flexible: false }, { name: 'width', key: 'width', offset: 24, size: 4, flexible: false }, { name: 'height', key: 'height', offset: 28, size: 4, flexible: false }, { name: 'stride', key: 'stride', offset: 32, size: 4, flexible: false }, { name: 'size', key: 'size', offset: 36, size: 4, flexible: false }, { name: 'x_pos', key: 'xPos', offset: 40, size: 4, flexible: false }, { name: 'y_pos', key: 'yPos', offset: 44, size: 4, flexible: false }, { name: 'x_hot', key: 'xHot', offset: 48, size: 4, flexible: false }, { name: 'y_hot', key: 'yHot', offset: 52, size: 4, flexible: false }, { name: 'region_index', key: 'regionIndex', offset: 56, size: 4, flexible: false }, { name: 'dmabuf_id', key: 'dmabufId', offset: 56, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 60, size: 4, flexible: false }] },
   ]),
-  vfio_device_ioeventfd: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 32, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'offset', key: 'offset', offset: 8, size: 8, flexible: false }, { name: 'data', key: 'data', offset: 16, size: 8, flexible: false }, { name: 'fd', key: 'fd', offset: 24, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 28, size: 4, flexible: false }] },
+  vfio_device_ioeventfd: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 32, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'offset', key: 'offset', offset: 8, size: 8, flexible: false }, { name: 'data', key: 'data', offset: 16, size: 8, flexible: false }, { name: 'fd', key: 'fd', offset: 24, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 28, size: 4, flexible: false }] },
   ]),
-  vfio_device_feature: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 8, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'data', key: 'data', offset: 8, size: 1, flexible: true }] },
+  vfio_device_feature: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 8, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'data', key: 'data', offset: 8, size: 1, flexible: true }] },
   ]),
-  vfio_device_feature_migration: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 8, align: 8, fields: [{ name: 'flags', key: 'flags', offset: 0, size: 8, flexible: false }] },
+  vfio_device_feature_migration: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 8, align: 8, fields: [{ name: 'flags', key: 'flags', offset: 0, size: 8, flexible: false }] },
   ]),
-  vfio_device_feature_mig_state: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 8, align: 4, fields: [{ name: 'device_state', key: 'deviceState', offset: 0, size: 4, flexible: false }, { name: 'data_fd', key: 'dataFd', offset: 4, size: 4, flexible: false }] },
+  vfio_device_feature_mig_state: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 8, align: 4, fields: [{ name: 'device_state', key: 'deviceState', offset: 0, size: 4, flexible: false }, { name: 'data_fd', key: 'dataFd', offset: 4, size: 4, flexible: false }] },
   ]),
-  vfio_device_low_power_entry_with_wakeup: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 8, align: 4, fields: [{ name: 'wakeup_eventfd', key: 'wakeupEventfd', offset: 0, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 4, size: 4, flexible: false }] },
+  vfio_device_low_power_entry_with_wakeup: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 8, align: 4, fields: [{ name: 'wakeup_eventfd', key: 'wakeupEventfd', offset: 0, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 4, size: 4, flexible: false }] },
   ]),
-  vfio_device_feature_dma_logging_control: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 24, align: 8, fields: [{ name: 'page_size', key: 'pageSize', offset: 0, size: 8, flexible: false }, { name: 'num_ranges', key: 'numRanges', offset: 8, size: 4, flexible: false }, { name: '__reserved', key: 'reserved', offset: 12, size: 4, flexible: false }, { name: 'ranges', key: 'ranges', offset: 16, size: 8, flexible: false }] },
+  vfio_device_feature_dma_logging_control: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 24, align: 8, fields: [{ name: 'page_size', key: 'pageSize', offset: 0, size: 8, flexible: false }, { name: 'num_ranges', key: 'numRanges', offset: 8, size: 4, flexible: false }, { name: '__reserved', key: 'reserved', offset: 12, size: 4, flexible: false }, { name: 'ranges', key: 'ranges', offset: 16, size: 8, flexible: false }] },
   ]),
-  vfio_device_feature_dma_logging_range: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 16, align: 8, fields: [{ name: 'iova', key: 'iova', offset: 0, size: 8, flexible: false }, { name: 'length', key: 'length', offset: 8, size: 8, flexible: false }] },
+  vfio_device_feature_dma_logging_range: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 16, align: 8, fields: [{ name: 'iova', key: 'iova', offset: 0, size: 8, flexible: false }, { name: 'length', key: 'length', offset: 8, size: 8, flexible: false }] },
   ]),
-  vfio_device_feature_dma_logging_report: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 32, align: 8, fields: [{ name: 'iova', key: 'iova', offset: 0, size: 8, flexible: false }, { name: 'length', key: 'length', offset: 8, size: 8, flexible: false }, { name: 'page_size', key: 'pageSize', offset: 16, size: 8, flexible: false }, { name: 'bitmap', key: 'bitmap', offset: 24, size: 8, flexible: false }] },
+  vfio_device_feature_dma_logging_report: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 32, align: 8, fields: [{ name: 'iova', key: 'iova', offset: 0, size: 8, flexible: false }, { name: 'length', key: 'length', offset: 8, size: 8, flexible: false }, { name: 'page_size', key: 'pageSize', offset: 16, size: 8, flexible: false }, { name: 'bitmap', key: 'bitmap', offset: 24, size: 8, flexible: false }] },
   ]),
-  vfio_iommu_type1_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 24, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'iova_pgsizes', key: 'iovaPgsizes', offset: 8, size: 8, flexible: false }, { name: 'cap_offset', key: 'capOffset', offset: 16, size: 4, flexible: false }, { name: 'pad', key: 'pad', offset: 20, size: 4, flexible: false }] },
+  vfio_iommu_type1_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 24, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'iova_pgsizes', key: 'iovaPgsizes', offset: 8, size: 8, flexible: false }, { name: 'cap_offset', key: 'capOffset', offset: 16, size: 4, flexible: false }, { name: 'pad', key: 'pad', offset: 20, size: 4, flexible: false }] },
   ]),
   vfio_iova_range: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
@@ -8805,8 +5811,7 @@ export const structLayouts: { readonly [N in StructName]: Readonly<Record<Arch, 
     { size: 32, align: 8, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'flags', key: 'flags', offset: 8, size: 4, flexible: false }, { name: 'pgsize_bitmap', key: 'pgsizeBitmap', offset: 16, size: 8, flexible: false }, { name: 'max_dirty_bitmap_size', key: 'maxDirtyBitmapSize', offset: 24, size: 8, flexible: false }] },
     { size: 28, align: 4, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'flags', key: 'flags', offset: 8, size: 4, flexible: false }, { name: 'pgsize_bitmap', key: 'pgsizeBitmap', offset: 12, size: 8, flexible: false }, { name: 'max_dirty_bitmap_size', key: 'maxDirtyBitmapSize', offset: 20, size: 8, flexible: false }] },
   ]),
-  vfio_iommu_type1_info_dma_avail: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 12, align: 4, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'avail', key: 'avail', offset: 8, size: 4, flexible: false }] },
+  vfio_iommu_type1_info_dma_avail: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 12, align: 4, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'avail', key: 'avail', offset: 8, size: 4, flexible: false }] },
   ]),
   vfio_iommu_type1_dma_map: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
@@ -8821,8 +5826,7 @@ export const structLayouts: { readonly [N in StructName]: Readonly<Record<Arch, 
     { size: 24, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'iova', key: 'iova', offset: 8, size: 8, flexible: false }, { name: 'size', key: 'size', offset: 16, size: 8, flexible: false }, { name: 'data', key: 'data', offset: 24, size: 1, flexible: true }] },
     { size: 24, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'iova', key: 'iova', offset: 8, size: 8, flexible: false }, { name: 'size', key: 'size', offset: 16, size: 8, flexible: false }, { name: 'data', key: 'data', offset: 24, size: 1, flexible: true }] },
   ]),
-  vfio_iommu_type1_dirty_bitmap: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 8, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'data', key: 'data', offset: 8, size: 1, flexible: true }] },
+  vfio_iommu_type1_dirty_bitmap: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 8, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'data', key: 'data', offset: 8, size: 1, flexible: true }] },
   ]),
   vfio_iommu_type1_dirty_bitmap_get: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
@@ -8857,32 +5861,25 @@ export const structLayouts: { readonly [N in StructName]: Readonly<Record<Arch, 
     { size: 16, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'start_addr', key: 'startAddr', offset: 8, size: 8, flexible: false }] },
     { size: 16, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'start_addr', key: 'startAddr', offset: 8, size: 8, flexible: false }] },
   ]),
-  vfio_device_info_cap_pci_atomic_comp: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 16, align: 4, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'flags', key: 'flags', offset: 8, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 12, size: 4, flexible: false }] },
+  vfio_device_info_cap_pci_atomic_comp: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 16, align: 4, fields: [{ name: 'header', key: 'header', offset: 0, size: 8, flexible: false }, { name: 'flags', key: 'flags', offset: 8, size: 4, flexible: false }, { name: 'reserved', key: 'reserved', offset: 12, size: 4, flexible: false }] },
   ]),
-  vfio_device_bind_iommufd: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 24, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'iommufd', key: 'iommufd', offset: 8, size: 4, flexible: false }, { name: 'out_devid', key: 'outDevid', offset: 12, size: 4, flexible: false }, { name: 'token_uuid_ptr', key: 'tokenUuidPtr', offset: 16, size: 8, flexible: false }] },
+  vfio_device_bind_iommufd: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 24, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'iommufd', key: 'iommufd', offset: 8, size: 4, flexible: false }, { name: 'out_devid', key: 'outDevid', offset: 12, size: 4, flexible: false }, { name: 'token_uuid_ptr', key: 'tokenUuidPtr', offset: 16, size: 8, flexible: false }] },
   ]),
-  vfio_device_attach_iommufd_pt: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 16, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'pt_id', key: 'ptId', offset: 8, size: 4, flexible: false }, { name: 'pasid', key: 'pasid', offset: 12, size: 4, flexible: false }] },
+  vfio_device_attach_iommufd_pt: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 16, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'pt_id', key: 'ptId', offset: 8, size: 4, flexible: false }, { name: 'pasid', key: 'pasid', offset: 12, size: 4, flexible: false }] },
   ]),
-  vfio_device_detach_iommufd_pt: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 12, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'pasid', key: 'pasid', offset: 8, size: 4, flexible: false }] },
+  vfio_device_detach_iommufd_pt: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 12, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'pasid', key: 'pasid', offset: 8, size: 4, flexible: false }] },
   ]),
-  vfio_precopy_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 24, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'initial_bytes', key: 'initialBytes', offset: 8, size: 8, flexible: false }, { name: 'dirty_bytes', key: 'dirtyBytes', offset: 16, size: 8, flexible: false }] },
+  vfio_precopy_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 24, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'initial_bytes', key: 'initialBytes', offset: 8, size: 8, flexible: false }, { name: 'dirty_bytes', key: 'dirtyBytes', offset: 16, size: 8, flexible: false }] },
   ]),
-  vfio_device_feature_mig_data_size: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 8, align: 8, fields: [{ name: 'stop_copy_length', key: 'stopCopyLength', offset: 0, size: 8, flexible: false }] },
+  vfio_device_feature_mig_data_size: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 8, align: 8, fields: [{ name: 'stop_copy_length', key: 'stopCopyLength', offset: 0, size: 8, flexible: false }] },
   ]),
-  vfio_device_feature_bus_master: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 4, align: 4, fields: [{ name: 'op', key: 'op', offset: 0, size: 4, flexible: false }] },
+  vfio_device_feature_bus_master: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 4, align: 4, fields: [{ name: 'op', key: 'op', offset: 0, size: 4, flexible: false }] },
   ]),
   vfio_region_dma_range: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
@@ -8893,8 +5890,7 @@ export const structLayouts: { readonly [N in StructName]: Readonly<Record<Arch, 
     { size: 16, align: 8, fields: [{ name: 'region_index', key: 'regionIndex', offset: 0, size: 4, flexible: false }, { name: 'open_flags', key: 'openFlags', offset: 4, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 8, size: 4, flexible: false }, { name: 'nr_ranges', key: 'nrRanges', offset: 12, size: 4, flexible: false }, { name: 'dma_ranges', key: 'dmaRanges', offset: 16, size: 16, flexible: true }] },
     { size: 16, align: 4, fields: [{ name: 'region_index', key: 'regionIndex', offset: 0, size: 4, flexible: false }, { name: 'open_flags', key: 'openFlags', offset: 4, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 8, size: 4, flexible: false }, { name: 'nr_ranges', key: 'nrRanges', offset: 12, size: 4, flexible: false }, { name: 'dma_ranges', key: 'dmaRanges', offset: 16, size: 16, flexible: true }] },
   ]),
-  vfio_device_feature_zpci_err: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 8, align: 8, fields: [{ name: 'data', key: 'data', offset: 0, size: 8, flexible: false }] },
+  vfio_device_feature_zpci_err: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 8, align: 8, fields: [{ name: 'data', key: 'data', offset: 0, size: 8, flexible: false }] },
   ]),
 };

@@ -81,81 +81,6 @@ function makeVfioInfoCapHeader0(arch: Arch, le: boolean, layout: StructLayoutInf
   });
 }
 
-function sizeVfioInfoCapHeader1(_v: StructInit<VfioInfoCapHeader>): number {
-  return 8;
-}
-
-function decVfioInfoCapHeader1(dv: DataView, o: number, le: boolean, end: number): VfioInfoCapHeader {
-  return { id: dv.getUint16(o + 0, le), version: dv.getUint16(o + 2, le), next: dv.getUint32(o + 4, le) };
-}
-
-function encVfioInfoCapHeader1(dv: DataView, o: number, le: boolean, v: StructInit<VfioInfoCapHeader>): void {
-  {
-    const x = v.id;
-    if (x !== undefined) dv.setUint16(o + 0, check.u16(x, 'vfio_info_cap_header.id'), le);
-  }
-  {
-    const x = v.version;
-    if (x !== undefined) dv.setUint16(o + 2, check.u16(x, 'vfio_info_cap_header.version'), le);
-  }
-  {
-    const x = v.next;
-    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'vfio_info_cap_header.next'), le);
-  }
-}
-
-class ViewVfioInfoCapHeader1 {
-  constructor(
-    private readonly _dv: DataView,
-    private readonly _o: number,
-    private readonly _le: boolean,
-  ) { }
-  get id(): number {
-    return this._dv.getUint16(this._o + 0, this._le);
-  }
-  set id(value: number) {
-    this._dv.setUint16(this._o + 0, check.u16(value, 'vfio_info_cap_header.id'), this._le);
-  }
-  get version(): number {
-    return this._dv.getUint16(this._o + 2, this._le);
-  }
-  set version(value: number) {
-    this._dv.setUint16(this._o + 2, check.u16(value, 'vfio_info_cap_header.version'), this._le);
-  }
-  get next(): number {
-    return this._dv.getUint32(this._o + 4, this._le);
-  }
-  set next(value: number) {
-    this._dv.setUint32(this._o + 4, check.u32(value, 'vfio_info_cap_header.next'), this._le);
-  }
-}
-
-function makeVfioInfoCapHeader1(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<VfioInfoCapHeader> {
-  return structCodec<VfioInfoCapHeader>('vfio_info_cap_header', arch, le, layout, {
-    encodedSize: sizeVfioInfoCapHeader1,
-    encode(value: StructInit<VfioInfoCapHeader>): Uint8Array {
-      const bytes = new Uint8Array(sizeVfioInfoCapHeader1(value));
-      encVfioInfoCapHeader1(new DataView(bytes.buffer), 0, le, value);
-      return bytes;
-    },
-    encodeInto(value: StructInit<VfioInfoCapHeader>, target: Uint8Array, offset = 0): number {
-      const n = sizeVfioInfoCapHeader1(value);
-      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('vfio_info_cap_header', n, target.length - offset);
-      target.fill(0, offset, offset + n);
-      encVfioInfoCapHeader1(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
-      return n;
-    },
-    decode(source: Uint8Array, offset = 0): VfioInfoCapHeader {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_info_cap_header', 8, source.length - offset);
-      return decVfioInfoCapHeader1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
-    },
-    view(source: Uint8Array, offset = 0): StructView<VfioInfoCapHeader> {
-      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('vfio_info_cap_header', 8, source.length - offset);
-      return new ViewVfioInfoCapHeader1(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
-    },
-  });
-}
-
 function sizeVfioMiniRange0(_v: StructInit<VfioMiniRange>): number {
   return 16;
 }
@@ -520,20 +445,17 @@ function makeVfioMini1(arch: Arch, le: boolean, layout: StructLayoutInfo): Struc
   });
 }
 
-/** Which layout class each ABI's codecs come from. */
-export const layoutClassOf: Readonly<Record<Arch, number>> = { x86_64: 0, aarch64: 0, ppc64le: 0, ppc64: 0, i386: 1 };
-/** Per struct, one codec factory per layout class. */
+/** Per struct and ABI, the codec factory of that ABI's layout class. */
 export const codecFactories: {
-  readonly [N in StructName]: readonly ((arch: Arch, le: boolean, layout: StructLayoutInfo) => StructCodec<StructTypes[N]>)[];
+  readonly [N in StructName]: Readonly<Record<Arch, (arch: Arch, le: boolean, layout: StructLayoutInfo) => StructCodec<StructTypes[N]>>>;
 } = {
-  vfio_info_cap_header: [makeVfioInfoCapHeader0, makeVfioInfoCapHeader1],
-  vfio_mini_range: [makeVfioMiniRange0, makeVfioMiniRange1],
-  vfio_mini: [makeVfioMini0, makeVfioMini1],
+  vfio_info_cap_header: { x86_64: makeVfioInfoCapHeader0, aarch64: makeVfioInfoCapHeader0, ppc64le: makeVfioInfoCapHeader0, ppc64: makeVfioInfoCapHeader0, i386: makeVfioInfoCapHeader0 },
+  vfio_mini_range: { x86_64: makeVfioMiniRange0, aarch64: makeVfioMiniRange0, ppc64le: makeVfioMiniRange0, ppc64: makeVfioMiniRange0, i386: makeVfioMiniRange1 },
+  vfio_mini: { x86_64: makeVfioMini0, aarch64: makeVfioMini0, ppc64le: makeVfioMini0, ppc64: makeVfioMini0, i386: makeVfioMini1 },
 };
 /** sizeof, alignof and every member's offset, per ABI, from the compiler probe. */
 export const structLayouts: { readonly [N in StructName]: Readonly<Record<Arch, StructLayoutInfo>> } = {
-  vfio_info_cap_header: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
-    { size: 8, align: 4, fields: [{ name: 'id', key: 'id', offset: 0, size: 2, flexible: false }, { name: 'version', key: 'version', offset: 2, size: 2, flexible: false }, { name: 'next', key: 'next', offset: 4, size: 4, flexible: false }] },
+  vfio_info_cap_header: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 8, align: 4, fields: [{ name: 'id', key: 'id', offset: 0, size: 2, flexible: false }, { name: 'version', key: 'version', offset: 2, size: 2, flexible: false }, { name: 'next', key: 'next', offset: 4, size: 4, flexible: false }] },
   ]),
   vfio_mini_range: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
