@@ -31,8 +31,9 @@ export const kernelTestModules: readonly KernelTestModule[] = [
   { name: 'testbed-smoke', path: here('./smoke.ts') },
   { name: 'container-basics', path: here('./cases/container-basics.ts') },
   { name: 'backend-koffi-sequence', path: here('../../backend-koffi/test/kernel/sequence.ts') },
-  // Last: differential conformance (real kernel vs simulator); its hazardous scenarios are skipped, not run.
-  { name: 'conformance', path: here('../../conformance/test/kernel/conformance.ts') },
+  // Differential conformance: each scenario on the real kernel, then on the simulator's model of the guest, traces
+  // compared (packages/conformance). Its own boot: hazardous scenarios are skipped, but a real failure must not spread.
+  { name: 'conformance-differential', path: here('../../conformance/test/kernel/conformance.ts'), ownBoot: true },
   // Its own boot: scenarios that leave the kernel damaged must not take the cases above with them.
   { name: 'conformance', path: here('./cases/conformance.ts'), ownBoot: true },
   // Its own boot with world-accessible /dev/vfio: a child drops to an unprivileged uid for the RLIMIT_MEMLOCK case.
