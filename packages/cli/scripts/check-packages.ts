@@ -21,7 +21,11 @@ interface Result {
 
 async function tool(file: string, args: string[], cwd: string): Promise<{ ok: boolean; output: string }> {
   try {
-    const { stdout, stderr } = await run(file, args, { cwd, maxBuffer: 64 << 20, env: { ...process.env, NO_COLOR: '1' } });
+    const { stdout, stderr } = await run(file, args, {
+      cwd,
+      maxBuffer: 64 << 20,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     return { ok: true, output: stdout + stderr };
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
@@ -41,7 +45,9 @@ async function check(dir: string): Promise<Result | undefined> {
   return {
     name: manifest.name,
     ok: lint.ok && types.ok,
-    output: [lint.ok ? '' : `publint:\n${lint.output}`, types.ok ? '' : `attw:\n${types.output}`].filter(Boolean).join('\n'),
+    output: [lint.ok ? '' : `publint:\n${lint.output}`, types.ok ? '' : `attw:\n${types.output}`]
+      .filter(Boolean)
+      .join('\n'),
   };
 }
 

@@ -7,9 +7,18 @@
  */
 
 import { readTces, recordIommuFaults, tceWindows, type1Mappings } from '@vfio-ts/backend-sim/testing';
-import { Container, type DmaBuffer, type DmaWindow, Group, Spapr, Type1 } from '@vfio-ts/core';
+import {
+  Container,
+  type DmaBuffer,
+  type DmaWindow,
+  EDU_BUFFER_ADDRESS,
+  Edu,
+  eduRegisters,
+  Group,
+  Spapr,
+  Type1,
+} from '@vfio-ts/core';
 import { vfioIommuType } from '@vfio-ts/uapi';
-import { Edu } from './edu.js';
 import { CliError, type Host, type HostGroup, viabilityAdvice } from './host.js';
 import { bytes, hex, type Output, pageSizes, showBytes, table } from './ui.js';
 
@@ -157,12 +166,14 @@ export async function runDemo(host: Host, out: Output, options: DemoOptions = {}
     // 4. The device and its driver.
     const device = group.device(deviceName);
     const dinfo = device.info();
-    const edu = new Edu(device);
+    // Checks the PCI ids and turns bus mastering on; edu's registers follow QEMU's target (big-endian on POWER).
+    const edu = Edu.open(device);
+    const id = edu.identification();
     step('open the device', `${device.name}  ${ioctl('VFIO_GROUP_GET_DEVICE_FD')}`);
     note(
-      `${dinfo.numRegions} regions, ${dinfo.numIrqs} IRQ indexes; edu id 0x${edu.id.toString(16).padStart(8, '0')}` +
-        (edu.bigEndianRegisters ? ' (big-endian registers, as QEMU emulates on POWER)' : '') +
-        '; bus mastering on',
+      `${dinfo.numRegions} regions, ${dinfo.numIrqs} IRQ indexes; edu ${id.major}.${id.minor} ` +
+        `(id 0x${id.raw.toString(16).padStart(8, '0')}${edu.registers.littleEndian ? '' : ', big-endian registers'}); ` +
+        'bus mastering on',
     );
 
     // 5. Memory for DMA.
@@ -207,8 +218,8 @@ export async function runDemo(host: Host, out: Output, options: DemoOptions = {}
     src.bytes.fill(0);
     src.bytes.set(sent);
     dst.bytes.fill(0);
-    await edu.fromRam(srcIova, sent.length);
-    await edu.toRam(dstIova, sent.length);
+    await edu.dmaToDevice(src, sent.length);
+    await edu.dmaFromDevice(dst, sent.length);
     const received = dst.bytes.slice(0, sent.length);
     const same = received.length === sent.length && received.every((b, i) => b === sent[i]);
     step('DMA round trip', `edu reads ${hex(srcIova)} into its buffer, writes it back to ${hex(dstIova)}`);
@@ -221,7 +232,16 @@ export async function runDemo(host: Host, out: Output, options: DemoOptions = {}
     if (host.sim !== undefined) {
       const recorder = recordIommuFaults(host.sim.kernel);
       dst.bytes.fill(0);
-      await edu.toRam(dstIova, sent.length);
+      // The typed API refuses DMA into an unmapped buffer, so program the stale IOVA by hand, as a buggy driver would.
+      const r = edu.registers;
+      r.write32(eduRegisters.dmaSource, Number(EDU_BUFFER_ADDRESS));
+      r.write64(eduRegisters.dmaDestination, dstIova);
+      r.write32(eduRegisters.dmaCount, sent.length);
+      r.write32(eduRegisters.dmaCommand, 0x3); // start, device → RAM
+      const deadline = Date.now() + 5_000;
+      while ((r.read32(eduRegisters.dmaCommand) & 1) !== 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
       recorder.stop();
       blockedAfterUnmap = recorder.faults.length > 0 && dst.bytes.every((b) => b === 0);
       step('DMA after unmap', `destination unmapped; edu writes to ${hex(dstIova)} again`);

@@ -6,7 +6,6 @@
 export { catalogue } from './catalogue.js';
 export { type CliIo, run, USAGE } from './cli.js';
 export { chooseEdu, type DemoOptions, type DemoResult, runDemo } from './demo.js';
-export { EDU_BUFFER, EDU_BUFFER_SIZE, Edu } from './edu.js';
 export {
   CliError,
   type Host,
