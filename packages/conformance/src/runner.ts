@@ -300,7 +300,10 @@ class Run {
         : undefined;
     this.check(step.expect, r, decoded);
     if (r.errno === undefined) {
+      // A returned fd is always owned by the run, named or not, so that cleanup closes it (a leaked device fd keeps
+      // its group open on a real kernel, and the next scenario's open of that group fails with EBUSY).
       if (step.as !== undefined) this.remember(step.as, r.ret as number);
+      else if (fdRet) this.remember(`$fd${index}`, r.ret as number);
       for (const [name, path] of Object.entries(step.save ?? {})) {
         const value =
           path === '$ret'

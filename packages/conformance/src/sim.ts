@@ -9,13 +9,16 @@ import type { ConformanceSystem, Mode } from './types.js';
 
 /** Platform facts scenarios read (`env.facts`), per profile: what the machine is, never what a call answers. */
 export function simFacts(profile: PlatformProfile): Record<string, bigint | number> {
+  // The kernel each profile models (`major * 100 + minor`): x86_64-q35 is the 6.1 guest, the rest 6.12.
+  const kernel = profile.name === 'x86_64-q35' ? 601 : 612;
   const group = profile.groups[0] as {
     platformData?: { tce32Size?: number; platform?: string; eehPe?: boolean; ddw?: { dma64WindowAddr?: bigint } };
   };
   const pd = group.platformData;
   const spapr = profile.spapr as { eehEnabled?: boolean } | undefined;
-  if (pd === undefined) return { type1InfoArgsz: profile.type1?.capAlign8 ? 120 : 116 };
+  if (pd === undefined) return { kernel, type1InfoArgsz: profile.type1?.capAlign8 ? 120 : 116 };
   return {
+    kernel,
     tce32Size: BigInt(pd.tce32Size ?? 0),
     powernv: pd.platform === 'pseries' ? 0 : 1,
     eeh: spapr?.eehEnabled && pd.eehPe !== false ? 1 : 0,

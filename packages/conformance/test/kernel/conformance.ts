@@ -48,9 +48,9 @@ export function profileForGuest(arch: string, version = kernelVersion()): string
  * simulator's profiles describe the same machines (src/sim.ts simFacts).
  */
 export function guestFacts(arch: string, version = kernelVersion()): Record<string, bigint | number> {
-  if (arch === 'x86_64') return { type1InfoArgsz: version >= 605 ? 120 : 116 };
+  if (arch === 'x86_64') return { kernel: version, type1InfoArgsz: version >= 605 ? 120 : 116 };
   // pseries: ibm,dma-window 1 GiB at 0; EEH off under TCG; DDW windows at QEMU's dma64_win_addr.
-  return { tce32Size: 1n << 30n, powernv: 0, eeh: 0, ddwStart: 0x0800_0000_0000_0000n };
+  return { kernel: version, tce32Size: 1n << 30n, powernv: 0, eeh: 0, ddwStart: 0x0800_0000_0000_0000n };
 }
 
 /** locked_vm of this process: VmLck in /proc/self/status (VFIO charges VmLck, never VmPin). */
