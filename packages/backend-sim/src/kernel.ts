@@ -21,6 +21,20 @@ export interface DeviceSpec {
   readonly model: string;
   /** Who the device is bound to at boot; 'vfio-pci' unless said otherwise. */
   readonly driver?: 'vfio-pci' | 'host' | null;
+  /**
+   * Whether a function reset works (FLR, PM or a bus reset behind a bridge). QEMU's e1000 on q35's root bus has none
+   * (measured: no VFIO_DEVICE_FLAGS_RESET); tests add one with `reset: true` to exercise VFIO_DEVICE_RESET.
+   */
+  readonly reset?: boolean;
+  /** What firmware left in config space: BAR and ROM addresses, COMMAND, Interrupt Line (all 0 when absent). */
+  readonly firmware?: DeviceFirmware;
+}
+
+export interface DeviceFirmware {
+  readonly bars?: readonly number[];
+  readonly rom?: number;
+  readonly command?: number;
+  readonly interruptLine?: number;
 }
 
 export interface GroupSpec {
@@ -61,6 +75,8 @@ export interface Type1Params {
 
 export interface PlatformProfile {
   readonly name: string;
+  /** The simulated kernel's version, "major.minor": selects behaviour that changed at the ioctl boundary. */
+  readonly kernelVersion?: string;
   readonly arch: Arch;
   readonly littleEndian: boolean;
   /** PAGE_SIZE of the simulated kernel: 4096, or 65536 on 64K-page powerpc kernels. */
@@ -138,6 +154,15 @@ export class SimKernel {
     let p = typeof profile === 'string' ? resolveProfile(profile) : profile;
     if (options.type1 !== undefined && p.type1 !== undefined) p = { ...p, type1: { ...p.type1, ...options.type1 } };
     return new SimKernel(p);
+  }
+
+  /** True when the simulated kernel is at least `version` ("6.2"); profiles without a version count as newest. */
+  kernelAtLeast(version: string): boolean {
+    const have = this.profile.kernelVersion;
+    if (have === undefined) return true;
+    const [a = 0, b = 0] = have.split('.').map(Number);
+    const [x = 0, y = 0] = version.split('.').map(Number);
+    return a !== x ? a > x : b >= y;
   }
 
   /** The request number of a VFIO ioctl on this kernel's architecture (cached). */

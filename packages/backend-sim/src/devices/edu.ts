@@ -5,7 +5,7 @@
  * Work the real device does in a thread or after a 100 ms timer completes synchronously here.
  */
 import type { IommuGroup } from '../iommu/iommu-group.js';
-import type { SimKernel } from '../kernel.js';
+import type { DeviceSpec, SimKernel } from '../kernel.js';
 import { type BarDef, PciDevice } from './pci-device.js';
 
 const EDU_STATUS_COMPUTING = 0x01n;
@@ -21,7 +21,6 @@ const ALL_ONES = 2n ** 64n - 1n;
 
 export class EduDevice extends PciDevice {
   readonly bars: readonly (BarDef | undefined)[] = [{ size: 1 << 20 }];
-  readonly resetWorks = false;
   readonly msiVectors = 1;
   addr4 = 0n;
   fact = 0n;
@@ -36,15 +35,17 @@ export class EduDevice extends PciDevice {
   rangeErrors = 0;
   readonly dmaMask: bigint;
 
-  constructor(kernel: SimKernel, group: IommuGroup, name: string, driver: 'vfio-pci' | 'host' | null) {
-    super(kernel, group, name, driver);
+  constructor(kernel: SimKernel, group: IommuGroup, spec: DeviceSpec) {
+    super(kernel, group, spec);
     this.dmaMask = kernel.profile.eduDmaMask ?? (1n << 28n) - 1n;
-    this.initConfig(0x1234, 0x11e8, 0x00ff00, 1);
+    this.initConfig(0x1234, 0x11e8, 0x00ff00, 0x10, 1);
   }
 
   barRead(bar: number, offset: number, size: number): bigint {
     const addr = BigInt(offset);
     if (bar !== 0) return ALL_ONES;
+    // edu's MemoryRegionOps accept 4- and 8-byte accesses only; QEMU answers narrower reads with 0 (measured).
+    if (size < 4) return 0n;
     if (addr < 0x80n && size !== 4) return mask(ALL_ONES, size);
     if (addr >= 0x80n && size !== 4 && size !== 8) return mask(ALL_ONES, size);
     let val = ALL_ONES;
@@ -82,7 +83,7 @@ export class EduDevice extends PciDevice {
 
   barWrite(bar: number, offset: number, size: number, val: bigint): void {
     const addr = BigInt(offset);
-    if (bar !== 0) return;
+    if (bar !== 0 || size < 4) return;
     if (addr < 0x80n && size !== 4) return;
     if (addr >= 0x80n && size !== 4 && size !== 8) return;
     // The DMA registers are frozen while a transfer runs.

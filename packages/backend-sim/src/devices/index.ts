@@ -10,12 +10,11 @@ export { E1000Device, EduDevice };
 
 /** ≙ device probe: builds the emulation named by `spec.model`. */
 export function createDevice(kernel: SimKernel, group: IommuGroup, spec: DeviceSpec): PciDevice {
-  const driver = spec.driver === undefined ? 'vfio-pci' : spec.driver;
   switch (spec.model) {
     case 'edu':
-      return new EduDevice(kernel, group, spec.name, driver);
+      return new EduDevice(kernel, group, spec);
     case 'e1000':
-      return new E1000Device(kernel, group, spec.name, driver);
+      return new E1000Device(kernel, group, spec);
     default:
       throw new TypeError(`unknown device model '${spec.model}'`);
   }

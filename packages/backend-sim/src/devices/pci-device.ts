@@ -5,7 +5,7 @@
  */
 import { errnoNumber } from '@vfio-ts/uapi';
 import type { DmaWindow, IommuGroup, SimDevice } from '../iommu/iommu-group.js';
-import type { SimKernel } from '../kernel.js';
+import type { DeviceSpec, SimKernel } from '../kernel.js';
 
 const EFAULT = errnoNumber('EFAULT');
 
@@ -17,11 +17,13 @@ export const PCI_CLASS_REVISION = 0x08;
 export const PCI_BASE_ADDRESS_0 = 0x10;
 export const PCI_ROM_ADDRESS = 0x30;
 export const PCI_CAPABILITY_LIST = 0x34;
+export const PCI_SUBSYSTEM_VENDOR_ID = 0x2c;
 export const PCI_INTERRUPT_LINE = 0x3c;
 export const PCI_INTERRUPT_PIN = 0x3d;
 export const PCI_COMMAND_IO = 0x1;
 export const PCI_COMMAND_MEMORY = 0x2;
 export const PCI_COMMAND_MASTER = 0x4;
+export const PCI_ROM_ADDRESS_ENABLE = 0x1;
 export const PCI_COMMAND_INTX_DISABLE = 0x400;
 export const PCI_STATUS_CAP_LIST = 0x10;
 export const PCI_CAP_ID_MSI = 0x05;
@@ -54,7 +56,10 @@ export abstract class PciDevice implements SimDevice {
   abstract readonly bars: readonly (BarDef | undefined)[];
   readonly romSize: number = 0;
   readonly isPcie: boolean = false;
-  abstract readonly resetWorks: boolean;
+  /** A function reset works (FLR/PM/bus); from the DeviceSpec, false unless it says so. */
+  get resetWorks(): boolean {
+    return this.spec.reset === true;
+  }
   abstract readonly msiVectors: number;
   readonly msixTableSize: number = 0;
   irqSink: IrqSink | null = null;
@@ -64,26 +69,41 @@ export abstract class PciDevice implements SimDevice {
   /** Backing of mmap-able BARs: the bytes a process sees through a BAR mmap. */
   readonly barMemory: (Uint8Array | undefined)[] = [];
 
+  readonly name: string;
+  /** BAR addresses firmware assigned (what vfio's virtual BARs start from). */
+  readonly firmwareBars: readonly number[];
+  readonly firmwareRom: number;
+  /** ROM contents, `romSize` long when present; bytes past the image read 0xff. */
+  readonly rom: Uint8Array | null = null;
+  readonly romImageSize: number = 0;
+
   constructor(
     readonly kernel: SimKernel,
     readonly group: IommuGroup,
-    readonly name: string,
-    driver: 'vfio-pci' | 'host' | null,
+    readonly spec: DeviceSpec,
   ) {
-    this.driver = driver;
+    this.name = spec.name;
+    this.driver = spec.driver === undefined ? 'vfio-pci' : spec.driver;
     this.config = new Uint8Array(PCI_CFG_SPACE_SIZE);
+    this.firmwareBars = spec.firmware?.bars ?? [];
+    this.firmwareRom = spec.firmware?.rom ?? 0;
   }
 
   get bigEndianRegisters(): boolean {
     return this.kernel.profile.deviceBigEndian === true;
   }
 
-  protected initConfig(vendor: number, device: number, classCode: number, intxPin: number): void {
+  protected initConfig(vendor: number, device: number, classCode: number, revision: number, intxPin: number): void {
     const dv = new DataView(this.config.buffer);
     dv.setUint16(PCI_VENDOR_ID, vendor, true);
     dv.setUint16(PCI_VENDOR_ID + 2, device, true);
-    dv.setUint32(PCI_CLASS_REVISION, (classCode << 8) | 0x10, true);
+    dv.setUint32(PCI_CLASS_REVISION, ((classCode << 8) | revision) >>> 0, true);
+    // QEMU's default subsystem for its devices: Red Hat, Inc. / QEMU (1af4:1100).
+    dv.setUint16(PCI_SUBSYSTEM_VENDOR_ID, 0x1af4, true);
+    dv.setUint16(PCI_SUBSYSTEM_VENDOR_ID + 2, 0x1100, true);
     this.config[PCI_INTERRUPT_PIN] = intxPin;
+    this.config[PCI_INTERRUPT_LINE] = this.spec.firmware?.interruptLine ?? 0;
+    dv.setUint16(PCI_COMMAND, this.spec.firmware?.command ?? 0, true);
     if (this.msiVectors > 0) {
       // One MSI capability at 0x40: 64-bit, Multiple Message Capable = log2(vectors).
       dv.setUint16(PCI_STATUS, PCI_STATUS_CAP_LIST, true);

@@ -85,8 +85,8 @@ function vfioGroupIoctlSetContainer(group: VfioGroup, arg: UserArg, current: Pro
   if (file.kind === 'container') {
     return vfioContainerAttachGroup(file.privateData as VfioContainer, group, current);
   }
-  // Neither a container nor an iommufd.
-  return -EBADFD;
+  // Neither a container nor an iommufd: EBADFD since iommufd compat (6.2); 6.1 said EINVAL (measured).
+  return group.kernel.kernelAtLeast('6.2') ? -EBADFD : -EINVAL;
 }
 
 /** @see group.c vfio_group_ioctl_unset_container */

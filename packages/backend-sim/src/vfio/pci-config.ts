@@ -10,6 +10,7 @@ import {
   PCI_COMMAND,
   PCI_INTERRUPT_LINE,
   PCI_ROM_ADDRESS,
+  PCI_ROM_ADDRESS_ENABLE,
   type PciDevice,
 } from '../devices/pci-device.js';
 import type { VfioPciCoreDevice } from './pci-core.js';
@@ -35,7 +36,10 @@ function readDword(vdev: VfioPciCoreDevice, pos: number): number {
     const flags = def.io ? 1 : def.mem64 ? 4 : 0;
     return ((vdev.vbar[bar]! & barSizeMask(dev, bar)) | flags) >>> 0;
   }
-  if (pos === PCI_ROM_ADDRESS) return 0;
+  if (pos === PCI_ROM_ADDRESS) {
+    if (dev.rom === null) return 0;
+    return ((vdev.vrom & ~(dev.romSize - 1)) | (vdev.vrom & PCI_ROM_ADDRESS_ENABLE)) >>> 0;
+  }
   return new DataView(dev.config.buffer).getUint32(pos, true);
 }
 
@@ -53,6 +57,11 @@ function writeByte(vdev: VfioPciCoreDevice, pos: number, value: number): void {
     const bar = (pos - PCI_BASE_ADDRESS_0) >> 2;
     const shift = (pos & 3) * 8;
     vdev.vbar[bar] = ((vdev.vbar[bar]! & ~(0xff << shift)) | (value << shift)) >>> 0;
+    return;
+  }
+  if (pos >= PCI_ROM_ADDRESS && pos < PCI_ROM_ADDRESS + 4) {
+    const shift = (pos & 3) * 8;
+    vdev.vrom = ((vdev.vrom & ~(0xff << shift)) | (value << shift)) >>> 0;
     return;
   }
   if (pos === PCI_INTERRUPT_LINE) {

@@ -5,6 +5,9 @@ import {
   errnoNumber,
   minArgsz,
   VFIO_DEVICE_FEATURE_GET,
+  VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY,
+  VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP,
+  VFIO_DEVICE_FEATURE_LOW_POWER_EXIT,
   VFIO_DEVICE_FEATURE_MASK,
   VFIO_DEVICE_FEATURE_PROBE,
   VFIO_DEVICE_FEATURE_SET,
@@ -90,6 +93,11 @@ export class VfioPciCoreDevice {
   reqTrigger: EventfdCtx | null = null;
   resetWorks = false;
   readonly vbar: number[] = [0, 0, 0, 0, 0, 0];
+  vrom = 0;
+  /** COMMAND as saved by vfio_pci_core_enable, restored when the device is closed. */
+  savedCommand = 0;
+  /** VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY was set; any later access wakes the device (runtime PM). */
+  lowPower = false;
   droppedConfigWrites = 0;
   resets = 0;
   readonly ioeventfds: VfioPciIoeventfd[] = [];
@@ -108,10 +116,13 @@ export class VfioPciCoreDevice {
 export function vfioPciCoreOpen(vdev: VfioPciCoreDevice): number {
   const dev = vdev.dev;
   // pci_enable_device turns on decoding for the BAR types the device has; bus mastering stays off.
+  for (let i = 0; i < 6; i++) vdev.vbar[i] = dev.firmwareBars[i] ?? 0;
+  vdev.vrom = dev.firmwareRom;
   let cmd = dev.command & ~PCI_COMMAND_MASTER;
   if (dev.bars.some((b) => b !== undefined && !b.io)) cmd |= PCI_COMMAND_MEMORY;
   if (dev.bars.some((b) => b?.io === true)) cmd |= PCI_COMMAND_IO;
   dev.command = cmd;
+  vdev.savedCommand = cmd;
   if (dev.resetWorks) dev.reset();
   vdev.resetWorks = dev.resetWorks;
   dev.irqSink = { intx: (level) => vfioIntxHandler(vdev, level), msi: (v) => vfioMsiHandler(vdev, v) };
@@ -127,9 +138,10 @@ export function vfioPciCoreClose(vdev: VfioPciCoreDevice): void {
   vdev.reqTrigger = null;
   for (const i of vdev.ioeventfds.splice(0)) i.ctx.listeners.delete(i.wake);
   dev.irqSink = null;
-  dev.command = 0;
-  vdev.vbar.fill(0);
+  vdev.lowPower = false;
   if (vdev.resetWorks) dev.reset();
+  // pci_load_and_free_saved_state: back to what the device looked like when vfio enabled it.
+  dev.command = vdev.savedCommand;
 }
 
 /** @see vfio_pci_core.c vfio_pci_get_irq_count */
@@ -199,8 +211,10 @@ function vfioPciIoctlGetRegionInfo(vdev: VfioPciCoreDevice, arg: UserArg): numbe
     }
   } else if (index === VFIO_PCI_ROM_REGION_INDEX) {
     info.offset = offset;
-    info.size = BigInt(dev.romSize);
-    info.flags = dev.romSize > 0 ? VFIO_REGION_INFO_FLAG_READ : 0;
+    // The BAR size, not the image size, once pci_map_rom finds a valid image.
+    const valid = dev.rom !== null && dev.romImageSize > 0;
+    info.size = valid ? BigInt(dev.romSize) : 0n;
+    info.flags = valid ? VFIO_REGION_INFO_FLAG_READ : 0;
   } else if (index === VFIO_PCI_VGA_REGION_INDEX) {
     // Neither simulated device is VGA class.
     return -EINVAL;
@@ -309,7 +323,7 @@ function vfioPciIoctlHotReset(vdev: VfioPciCoreDevice, arg: UserArg, name: strin
 }
 
 /** @see vfio_main.c vfio_ioctl_device_feature: vfio-pci core without a variant driver supports none we simulate. */
-function vfioIoctlDeviceFeature(vdev: VfioPciCoreDevice, arg: UserArg): number {
+function vfioIoctlDeviceFeature(vdev: VfioPciCoreDevice, arg: UserArg, current: Process): number {
   const arch = vdev.kernel.arch;
   const minsz = minArgsz('VFIO_DEVICE_FEATURE', arch);
   const f = arg.copyStructFromUser<Record<string, number>>('vfio_device_feature', minsz, arch);
@@ -324,7 +338,36 @@ function vfioIoctlDeviceFeature(vdev: VfioPciCoreDevice, arg: UserArg): number {
     f.flags! & VFIO_DEVICE_FEATURE_GET
   )
     return -EINVAL;
+  // vfio_pci_core_ioctl_feature: the runtime-PM features; migration, DMA logging and VF tokens need more than
+  // a plain vfio-pci device has.
+  const feature = f.flags! & VFIO_DEVICE_FEATURE_MASK;
+  if (feature === VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP) {
+    const entry = codec('vfio_device_low_power_entry_with_wakeup', vdev.kernel.arch);
+    const ret = vfioCheckFeature(f.flags!, f.argsz! - minsz, VFIO_DEVICE_FEATURE_SET, entry.size);
+    if (ret !== 1) return ret;
+    const raw = arg.copyFromUser(entry.size, minsz);
+    if (typeof raw === 'number') return raw;
+    const ctx = eventfdCtxFdget(current.fds.get(entry.decode(raw).wakeupEventfd));
+    if (typeof ctx === 'number') return ctx;
+    vdev.lowPower = true;
+    return 0;
+  }
+  if (feature === VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY || feature === VFIO_DEVICE_FEATURE_LOW_POWER_EXIT) {
+    const ret = vfioCheckFeature(f.flags!, f.argsz!, VFIO_DEVICE_FEATURE_SET, 0);
+    if (ret !== 1) return ret;
+    vdev.lowPower = feature === VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY;
+    return 0;
+  }
   return -ENOTTY;
+}
+
+/** @see include/linux/vfio.h vfio_check_feature: 0 for PROBE, 1 to go on, or -EINVAL. */
+function vfioCheckFeature(flags: number, argsz: number, supportedOps: number, minsz: number): number {
+  if (flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET) & ~supportedOps) return -EINVAL;
+  if (flags & VFIO_DEVICE_FEATURE_PROBE) return 0;
+  if (!(flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET))) return -EINVAL;
+  if (argsz < minsz) return -EINVAL;
+  return 1;
 }
 
 /** @see vfio_pci_rdwr.c vfio_pci_ioeventfd */
@@ -384,7 +427,7 @@ export function vfioPciCoreIoctl(vdev: VfioPciCoreDevice, request: number, arg: 
   const k = vdev.kernel;
   switch (request) {
     case k.nr('VFIO_DEVICE_FEATURE'):
-      return vfioIoctlDeviceFeature(vdev, arg);
+      return vfioIoctlDeviceFeature(vdev, arg, current);
     case k.nr('VFIO_DEVICE_GET_INFO'):
       return vfioPciIoctlGetInfo(vdev, arg);
     case k.nr('VFIO_DEVICE_GET_IRQ_INFO'):
@@ -410,7 +453,7 @@ export function vfioPciCoreIoctl(vdev: VfioPciCoreDevice, request: number, arg: 
 function vfioPciBarRw(vdev: VfioPciCoreDevice, buf: Uint8Array, index: number, pos: number, write: boolean): number {
   const dev = vdev.dev;
   const isRom = index === VFIO_PCI_ROM_REGION_INDEX;
-  const bar = isRom ? (dev.romSize > 0 ? { size: dev.romSize } : undefined) : dev.bars[index];
+  const bar = isRom ? (dev.rom !== null ? { size: dev.romSize } : undefined) : dev.bars[index];
   if (bar === undefined) return -EINVAL;
   if (pos >= bar.size) return -EINVAL;
   const count = Math.min(buf.length, bar.size - pos);
@@ -421,7 +464,8 @@ function vfioPciBarRw(vdev: VfioPciCoreDevice, buf: Uint8Array, index: number, p
     const off = pos + done;
     const left = count - done;
     const size = left >= 8 && off % 8 === 0 ? 8 : left >= 4 && off % 4 === 0 ? 4 : left >= 2 && off % 2 === 0 ? 2 : 1;
-    if (write) dev.barWrite(index, off, size, dev.decodeRegister(buf.subarray(done, done + size)));
+    if (isRom) buf.set(dev.rom!.subarray(off, off + size), done);
+    else if (write) dev.barWrite(index, off, size, dev.decodeRegister(buf.subarray(done, done + size)));
     else buf.set(dev.encodeRegister(dev.barRead(index, off, size), size), done);
     done += size;
   }

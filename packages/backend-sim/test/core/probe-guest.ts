@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: MIT
+/** Guest entry for @vfio-ts/testbed: runs `probe` on the real kernel through backend-koffi, writes JSON. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createKoffiBackend } from '@vfio-ts/backend-koffi';
+import { probe } from './probe.js';
+
+// guest-info.txt lines: `device=<bdf> <vendor:device> <group>`
+const devices = readFileSync(process.env.VFIO_TS_GUEST_INFO!, 'utf8')
+  .split('\n')
+  .filter((l) => l.startsWith('device='))
+  .map((l) => {
+    const [bdf = '', pciId = '', group = ''] = l.slice('device='.length).trim().split(/\s+/);
+    return { bdf, pciId, group: Number(group) };
+  });
+const find = (pciId: string) => {
+  const d = devices.find((x) => x.pciId === pciId);
+  if (d === undefined) throw new Error(`no ${pciId} in the guest: ${JSON.stringify(devices)}`);
+  return { name: d.bdf, group: d.group };
+};
+const record = probe(createKoffiBackend(), find('1234:11e8'), find('8086:100e'));
+writeFileSync(
+  process.env.VFIO_TS_RESULTS!,
+  JSON.stringify({ version: readFileSync('/proc/version', 'utf8'), devices, record }, null, 2),
+);

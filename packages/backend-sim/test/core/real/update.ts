@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: MIT
+/**
+ * Re-records the real kernel's answers to `probe` in the testbed's x86_64 guest (about 20 s under TCG):
+ * `npx tsx --conditions=@vfio-ts/source packages/backend-sim/test/core/real/update.ts`
+ */
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runInGuest } from '@vfio-ts/testbed';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const run = await runInGuest({ arch: 'x86_64', entry: join(here, '..', 'probe-guest.ts') });
+if (run.exitCode !== 0 || run.results === undefined) {
+  console.error(run.console.slice(-3000));
+  throw new Error(`probe failed in the guest (exit ${run.exitCode})`);
+}
+const r = run.results as { version: string; devices: unknown; record: unknown };
+const out = {
+  source:
+    'packages/backend-sim/test/core/real/update.ts on the @vfio-ts/testbed x86_64 guest (q35, intel-iommu, TCG), root',
+  kernel: r.version.trim(),
+  devices: r.devices,
+  record: r.record,
+};
+writeFileSync(join(here, 'x86_64-q35-6.1.json'), `${JSON.stringify(out, null, 1)}\n`);
+console.log(`recorded ${Object.keys(r.record as object).length} answers from ${r.version.trim()}`);
