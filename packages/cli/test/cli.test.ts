@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stripVTControlCharacters } from 'node:util';
+import { promisify, stripVTControlCharacters } from 'node:util';
 import { profiles } from '@vfio-ts/backend-sim';
 import { bindDriver, checkInvariants } from '@vfio-ts/backend-sim/testing';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -210,4 +211,19 @@ test('catalogue still lists every ioctl with its request number per ABI', async 
   expect(r.stdout).toMatch(
     /VFIO_IOMMU_SPAPR_TCE_CREATE\s+container\s+spapr-v2\s+struct vfio_iommu_spapr_tce_create .*0x3b77 .*0x20003b77/,
   );
+});
+
+test('`npm start` at the root runs the demo from source, with no build, as a child process', async () => {
+  const repo = join(import.meta.dirname, '../../..');
+  const { stdout, stderr } = await promisify(execFile)('npm', ['start', '--silent'], {
+    cwd: repo,
+    timeout: 60_000,
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '', npm_config_loglevel: 'error' },
+  });
+  expect(stdout).toContain('simulated x86_64-q35');
+  expect(stdout).toContain('simulated ppc64le-pseries');
+  expect(stdout.match(/✓ \d+ bytes match/g)).toHaveLength(2);
+  expect(stdout.match(/back to the baseline/g)).toHaveLength(2);
+  expect(stdout).not.toContain(ESC);
+  expect(stderr).not.toMatch(/Error/);
 });
