@@ -283,6 +283,14 @@ export async function runDemo(host: Host, out: Output, options: DemoOptions = {}
             : bad(`baseline was ${bytes(locked.baseline ?? 0n)}`)
       }`,
     );
+    const summary =
+      locked.baseline === undefined || locked.peak === undefined || locked.after === undefined
+        ? ''
+        : `; locked memory ${bytes(locked.baseline)} → ${bytes(locked.peak)} → ${bytes(locked.after)}`;
+    say(
+      `${same && back ? c.green('✓ done') : c.red('✗ done, with problems')}: ${iommu.model}, ${sent.length} bytes ` +
+        `through the IOMMU and back${summary}`,
+    );
     say();
     result = {
       host: host.label,
