@@ -155,43 +155,47 @@ export abstract class PciDevice implements SimDevice {
     );
   }
 
-  /** Memory → device (pci_dma_read). Returns the bytes, or null when the read was blocked. */
+  /** Memory → device (pci_dma_read): the bytes read, zeros where the IOMMU blocked; null with bus mastering off. */
   dmaRead(iova: bigint, length: number): Uint8Array | null {
+    if ((this.command & PCI_COMMAND_MASTER) === 0) {
+      this.dmaStats.dropped++;
+      return null;
+    }
     const out = new Uint8Array(length);
-    const ok = this.dma(iova, length, false, (w, done) =>
-      out.set(w.page.bytes.subarray(w.offset, w.offset + w.length), done),
-    );
-    return ok ? out : null;
+    this.dma(iova, length, false, (w, done) => out.set(w.page.bytes.subarray(w.offset, w.offset + w.length), done));
+    return out;
   }
 
+  /**
+   * One DMA transaction, page by page as the IOMMU translates it: a page that faults is reported; QEMU then reads
+   * zeros for it and drops what would have been written (measured: a device read from an unmapped IOVA delivers
+   * zeros), while the pages that translate move their data.
+   */
   private dma(iova: bigint, length: number, write: boolean, copy: (w: DmaWindow, done: number) => void): boolean {
     if ((this.command & PCI_COMMAND_MASTER) === 0) {
       this.dmaStats.dropped++;
       return false;
     }
     const translator = this.group.dma;
-    // Translate everything first: a transaction that faults part-way is reported and moves no data here.
-    const windows: DmaWindow[] = [];
+    const page = this.kernel.pageSize;
     let done = 0;
+    let ok = true;
     while (done < length) {
       const at = iova + BigInt(done);
       const w = translator === null ? -EFAULT : translator.translate(at, length - done, write);
       if (typeof w === 'number') {
+        ok = false;
         this.dmaStats.faults++;
         this.kernel.hooks.iommuFault({ group: this.group.id, device: this.name, iova: at, write, reason: w });
-        return false;
+        done += Math.min(length - done, page - Number(at % BigInt(page)));
+        continue;
       }
-      windows.push(w);
-      done += w.length;
-    }
-    done = 0;
-    for (const w of windows) {
       copy(w, done);
       done += w.length;
     }
     if (write) this.dmaStats.writes++;
     else this.dmaStats.reads++;
-    return true;
+    return ok;
   }
 
   /** Register value ↔ bytes in the device's byte order (QEMU devices are native-endian to the emulated CPU). */

@@ -2,7 +2,7 @@
 /** Guest entry for @vfio-ts/testbed: runs `probe` on the real kernel through backend-koffi, writes JSON. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createKoffiBackend } from '@vfio-ts/backend-koffi';
-import { probe } from './probe.js';
+import { probe, probeDma } from './probe.js';
 
 // guest-info.txt lines: `device=<bdf> <vendor:device> <group>`
 const devices = readFileSync(process.env.VFIO_TS_GUEST_INFO!, 'utf8')
@@ -17,8 +17,10 @@ const find = (pciId: string) => {
   if (d === undefined) throw new Error(`no ${pciId} in the guest: ${JSON.stringify(devices)}`);
   return { name: d.bdf, group: d.group };
 };
-const record = probe(createKoffiBackend(), find('1234:11e8'), find('8086:100e'));
+const backend = createKoffiBackend();
+const record = probe(backend, find('1234:11e8'), find('8086:100e'));
+const dma = await probeDma(backend, find('1234:11e8'));
 writeFileSync(
   process.env.VFIO_TS_RESULTS!,
-  JSON.stringify({ version: readFileSync('/proc/version', 'utf8'), devices, record }, null, 2),
+  JSON.stringify({ version: readFileSync('/proc/version', 'utf8'), devices, record, dma }, null, 2),
 );

@@ -16,6 +16,7 @@ import {
   VFIO_DEVICE_IOEVENTFD_64,
   VFIO_DMA_UNMAP_FLAG_ALL,
   VFIO_IRQ_SET_ACTION_TRIGGER,
+  VFIO_IRQ_SET_ACTION_UNMASK,
   VFIO_IRQ_SET_DATA_EVENTFD,
   VFIO_IRQ_SET_DATA_NONE,
   VFIO_PCI_CONFIG_REGION_INDEX,
@@ -372,5 +373,147 @@ export function probe(b: Backend, edu: ProbeDevice, e1000: ProbeDevice): ProbeRe
   b.close(e);
   b.munmap(m);
   b.munmap(ro);
+  return out;
+}
+
+/**
+ * edu DMA through the IOMMU and its interrupts, polled the way a driver must on real hardware (edu's DMA runs from a
+ * 100 ms timer; the simulator finishes at once). Async because interrupts arrive on eventfds.
+ */
+export async function probeDma(b: Backend, edu: ProbeDevice): Promise<ProbeRecord> {
+  const out: ProbeRecord = {};
+  const arch = b.arch;
+  const nr = (n: IoctlName) => ioctlNumber(n, arch);
+  const le = b.littleEndian;
+  const rec = async (key: string, fn: () => unknown): Promise<void> => {
+    try {
+      out[key] = jsonable(await fn());
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      out[key] = code !== undefined && /^E[A-Z0-9]+$/.test(code) ? { errno: code } : { exception: String(e) };
+    }
+  };
+  const int = (v: number) => {
+    const x = new Uint8Array(4);
+    new DataView(x.buffer).setInt32(0, v, le);
+    return x;
+  };
+  const c = b.open('/dev/vfio/vfio');
+  const g = b.open(`/dev/vfio/${edu.group}`);
+  b.ioctl(g, nr('VFIO_GROUP_SET_CONTAINER'), int(c));
+  b.ioctl(c, nr('VFIO_SET_IOMMU'), VFIO_TYPE1v2_IOMMU);
+  const d = b.ioctl(g, nr('VFIO_GROUP_GET_DEVICE_FD'), new TextEncoder().encode(`${edu.name}\0`));
+  const r32 = (off: bigint) => {
+    const x = new Uint8Array(4);
+    b.pread(d, x, off);
+    return new DataView(x.buffer).getUint32(0, le);
+  };
+  const w32 = (off: bigint, v: number) => {
+    const x = new Uint8Array(4);
+    new DataView(x.buffer).setUint32(0, v, le);
+    b.pwrite(d, x, off);
+  };
+  const w64 = (off: bigint, v: bigint) => {
+    const x = new Uint8Array(8);
+    new DataView(x.buffer).setBigUint64(0, v, le);
+    b.pwrite(d, x, off);
+  };
+  const settle = async (reg: bigint, bit: number) => {
+    for (let i = 0; i < 400 && (r32(reg) & bit) !== 0; i++) await new Promise((r) => setTimeout(r, 5));
+    return r32(reg) & bit;
+  };
+  const dma = async (src: bigint, dst: bigint, count: bigint, cmd: bigint) => {
+    w64(0x80n, src);
+    w64(0x88n, dst);
+    w64(0x90n, count);
+    w64(0x98n, cmd);
+    return settle(0x98n, 1);
+  };
+  const map = (vaddr: bigint, iova: bigint, size: bigint, flags: number) => {
+    const m = codec('vfio_iommu_type1_dma_map', arch);
+    return b.ioctl(c, nr('VFIO_IOMMU_MAP_DMA'), m.encode({ argsz: m.size, flags, vaddr, iova, size }));
+  };
+  const cfg = BigInt(VFIO_PCI_CONFIG_REGION_INDEX) << 40n;
+  const src = b.mmap({ length: 4096 });
+  const dst = b.mmap({ length: 4096 });
+  src.bytes.set(new TextEncoder().encode('vfio-ts through the IOMMU'));
+  dst.bytes.fill(0x5a);
+  map(src.address, 0x100000n, 4096n, 1);
+  map(dst.address, 0x200000n, 4096n, 3);
+
+  await rec('dma.withoutBusMaster', async () => {
+    await dma(0x100000n, 0x40000n, 32n, 1n);
+    await dma(0x40000n, 0x200000n, 32n, 3n);
+    return dst.bytes.subarray(0, 8);
+  });
+  const command = new Uint8Array(2);
+  b.pread(d, command, cfg + 4n);
+  command[0]! |= 0x6;
+  b.pwrite(d, command, cfg + 4n);
+  await rec('dma.roundTrip', async () => {
+    const a = await dma(0x100000n, 0x40000n, 32n, 1n);
+    const z = await dma(0x40000n, 0x200000n, 32n, 3n);
+    return { a, z, bytes: new TextDecoder().decode(dst.bytes.subarray(0, 25)) };
+  });
+  await rec('dma.toUnmappedIova', async () => {
+    dst.bytes.fill(0x5a);
+    const z = await dma(0x40000n, 0x300000n, 32n, 3n);
+    return { z, dst: dst.bytes.subarray(0, 4) };
+  });
+  await rec('dma.writeThroughReadOnlyMapping', async () => {
+    const z = await dma(0x40000n, 0x100000n, 8n, 3n);
+    return { z, src: new TextDecoder().decode(src.bytes.subarray(0, 8)) };
+  });
+  await rec('dma.fromUnmappedIova', async () => {
+    const z = await dma(0x300000n, 0x40000n, 8n, 1n);
+    await dma(0x40000n, 0x200000n, 8n, 3n);
+    return { z, dst: dst.bytes.subarray(0, 8) };
+  });
+  await rec('fact.5', async () => {
+    w32(0x08n, 5);
+    await settle(0x20n, 1);
+    return r32(0x08n);
+  });
+  const wait = async (fd: number) => {
+    const timeout = AbortSignal.timeout(3000);
+    try {
+      return await b.readEventfd(fd, { signal: timeout });
+    } catch {
+      return 'timeout';
+    }
+  };
+  const irqSet = (flags: number, index: number, count: number, fds: number[]) => {
+    const head = codec('vfio_irq_set', arch);
+    const x = new Uint8Array(head.size + fds.length * 4);
+    head.encodeInto({ argsz: x.length, flags, index, start: 0, count } as never, x);
+    for (const [i, fd] of fds.entries()) new DataView(x.buffer).setInt32(head.size + 4 * i, fd, le);
+    return b.ioctl(d, nr('VFIO_DEVICE_SET_IRQS'), x);
+  };
+  const ev = b.eventfd();
+  await rec('irq.intx', async () => {
+    irqSet(VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, [ev]);
+    w32(0x60n, 1);
+    const first = await wait(ev);
+    const status = r32(0x24n);
+    w32(0x64n, 1);
+    irqSet(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK, 0, 1, []);
+    irqSet(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, []);
+    return { first, status };
+  });
+  await rec('irq.msiOnDmaDone', async () => {
+    irqSet(VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 1, [ev]);
+    await dma(0x100000n, 0x40000n, 8n, 5n);
+    const got = await wait(ev);
+    const status = r32(0x24n);
+    w32(0x64n, 0x100);
+    irqSet(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, []);
+    return { got, status };
+  });
+  b.close(ev);
+  b.close(d);
+  b.close(g);
+  b.close(c);
+  b.munmap(src);
+  b.munmap(dst);
   return out;
 }

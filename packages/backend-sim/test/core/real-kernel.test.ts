@@ -9,13 +9,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SimKernel } from '../../src/index.js';
-import { probe } from './probe.js';
+import { probe, probeDma } from './probe.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const real = JSON.parse(readFileSync(join(here, 'real', 'x86_64-q35-6.1.json'), 'utf8')) as {
   kernel: string;
   devices: { bdf: string; pciId: string; group: number }[];
   record: Record<string, unknown>;
+  dma: Record<string, unknown>;
 };
 
 describe(`x86_64-q35 against ${real.kernel.split(' ').slice(0, 3).join(' ')}`, () => {
@@ -38,6 +39,12 @@ describe(`x86_64-q35 against ${real.kernel.split(' ').slice(0, 3).join(' ')}`, (
       differences.map((k) => `${k}: real ${JSON.stringify(real.record[k])}, sim ${JSON.stringify(sim[k])}`),
     ).toEqual([]);
     expect(Object.keys(sim).sort()).toEqual(Object.keys(real.record).sort());
+  });
+
+  it('edu DMA through the IOMMU (blocked pages read as zeros) and its INTx/MSI interrupts match', async () => {
+    const dma = await probeDma(SimKernel.create('x86_64-q35').createProcess({ capIpcLock: true }), dev('1234:11e8'));
+    expect(dma).toEqual(real.dma);
+    expect(Object.keys(real.dma).length).toBeGreaterThanOrEqual(8);
   });
 
   it('the recording is substantial (errors and successes alike)', () => {

@@ -14,13 +14,14 @@ if (run.exitCode !== 0 || run.results === undefined) {
   console.error(run.console.slice(-3000));
   throw new Error(`probe failed in the guest (exit ${run.exitCode})`);
 }
-const r = run.results as { version: string; devices: unknown; record: unknown };
+const r = run.results as { version: string; devices: unknown; record: unknown; dma: unknown };
 const out = {
   source:
     'packages/backend-sim/test/core/real/update.ts on the @vfio-ts/testbed x86_64 guest (q35, intel-iommu, TCG), root',
   kernel: r.version.trim(),
   devices: r.devices,
   record: r.record,
+  dma: r.dma,
 };
 writeFileSync(join(here, 'x86_64-q35-6.1.json'), `${JSON.stringify(out, null, 1)}\n`);
 console.log(`recorded ${Object.keys(r.record as object).length} answers from ${r.version.trim()}`);
