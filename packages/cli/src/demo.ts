@@ -50,6 +50,9 @@ export interface DemoResult {
   readonly iovas: readonly bigint[];
 }
 
+/** QEMU's edu `dma_mask` property default (hw/misc/edu.c: DMA_BIT_MASK(28)); a device property, not a VFIO value. */
+const EDU_DMA_MASK_DEFAULT = (1n << 28n) - 1n;
+
 const DEFAULT_MESSAGE = 'hello from vfio-ts: a DMA round trip through the IOMMU';
 
 /** Picks the group and device: the options, else the first group holding an edu device. */
@@ -225,6 +228,14 @@ export async function runDemo(host: Host, out: Output, options: DemoOptions = {}
     step('DMA round trip', `edu reads ${hex(srcIova)} into its buffer, writes it back to ${hex(dstIova)}`);
     note(`sent      ${showBytes(sent)}`);
     note(`read back ${showBytes(received)}  ${same ? ok(`${received.length} bytes match`) : bad('mismatch')}`);
+    if (!same && (srcIova > EDU_DMA_MASK_DEFAULT || dstIova > EDU_DMA_MASK_DEFAULT)) {
+      note(
+        c.yellow(
+          "→ QEMU's edu masks DMA addresses to 28 bits by default, which cannot reach these IOVAs: start it with " +
+            '`-device edu,dma_mask=0xffffffffffffffff`',
+        ),
+      );
+    }
 
     // 9. Once unmapped, the device cannot reach the memory: the IOMMU blocks it (the simulator counts the faults).
     iommu.unmap(dst);

@@ -73,6 +73,7 @@ describe('vfio-ts demo on the simulator', () => {
     expect(r.roundTripOk).toBe(false);
     expect(new TextDecoder().decode(r.received)).not.toBe('lost');
     expect(lines.join('')).toContain('✗ mismatch');
+    expect(lines.join('')).toContain('-device edu,dma_mask=0xffffffffffffffff');
     expect(r.locked.after).toBe(0n);
   });
 
