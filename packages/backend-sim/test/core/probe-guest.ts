@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /** Guest entry for @vfio-ts/testbed: runs `probe` on the real kernel through backend-koffi, writes JSON. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { createKoffiBackend } from '@vfio-ts/backend-koffi';
-import { probe, probeDma } from './probe.js';
+import { probe, probeDma, probeLocked } from './probe.js';
 
 // guest-info.txt lines: `device=<bdf> <vendor:device> <group>`
 const devices = readFileSync(process.env.VFIO_TS_GUEST_INFO!, 'utf8')
@@ -17,10 +17,25 @@ const find = (pciId: string) => {
   if (d === undefined) throw new Error(`no ${pciId} in the guest: ${JSON.stringify(devices)}`);
   return { name: d.bdf, group: d.group };
 };
+// Opened while still root: the last probe drops privileges.
+const results = openSync(process.env.VFIO_TS_RESULTS!, 'w');
 const backend = createKoffiBackend();
 const record = probe(backend, find('1234:11e8'), find('8086:100e'));
 const dma = await probeDma(backend, find('1234:11e8'));
-writeFileSync(
-  process.env.VFIO_TS_RESULTS!,
-  JSON.stringify({ version: readFileSync('/proc/version', 'utf8'), devices, record, dma }, null, 2),
+// Last: drops root for good (nobody, no CAP_IPC_LOCK), so the default 8 MiB RLIMIT_MEMLOCK applies.
+const locked = probeLocked(
+  backend,
+  find('1234:11e8'),
+  () => {
+    process.setgroups?.([]);
+    process.setgid?.(65534);
+    process.setuid?.(65534);
+  },
+  () => Number(/VmLck:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 4,
 );
+writeSync(
+  results,
+  JSON.stringify({ version: readFileSync('/proc/version', 'utf8'), devices, record, dma, locked }, null, 2),
+);
+fsyncSync(results);
+closeSync(results);

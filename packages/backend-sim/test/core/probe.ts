@@ -517,3 +517,57 @@ export async function probeDma(b: Backend, edu: ProbeDevice): Promise<ProbeRecor
   b.munmap(dst);
   return out;
 }
+
+/**
+ * locked_vm accounting without CAP_IPC_LOCK against the default 8 MiB RLIMIT_MEMLOCK: the caller drops privileges
+ * after SET_IOMMU and reports VmLck (pages).
+ */
+export function probeLocked(
+  b: Backend,
+  edu: ProbeDevice,
+  dropPrivileges: () => void,
+  vmLck: () => number,
+): ProbeRecord {
+  const out: ProbeRecord = {};
+  const arch = b.arch;
+  const nr = (n: IoctlName) => ioctlNumber(n, arch);
+  const rec = (key: string, fn: () => unknown): void => {
+    try {
+      out[key] = jsonable(fn());
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      out[key] = code !== undefined && /^E[A-Z0-9]+$/.test(code) ? { errno: code } : { exception: String(e) };
+    }
+  };
+  const fd = new Uint8Array(4);
+  const c = b.open('/dev/vfio/vfio');
+  const g = b.open(`/dev/vfio/${edu.group}`);
+  new DataView(fd.buffer).setInt32(0, c, b.littleEndian);
+  b.ioctl(g, nr('VFIO_GROUP_SET_CONTAINER'), fd);
+  b.ioctl(c, nr('VFIO_SET_IOMMU'), VFIO_TYPE1v2_IOMMU);
+  dropPrivileges();
+  const mc = codec('vfio_iommu_type1_dma_map', arch);
+  const uc = codec('vfio_iommu_type1_dma_unmap', arch);
+  const map = (vaddr: bigint, iova: bigint, size: bigint) =>
+    b.ioctl(c, nr('VFIO_IOMMU_MAP_DMA'), mc.encode({ argsz: mc.size, flags: 3, vaddr, iova, size }));
+  const unmap = (iova: bigint, size: bigint) =>
+    b.ioctl(c, nr('VFIO_IOMMU_UNMAP_DMA'), uc.encode({ argsz: uc.size, iova, size }));
+  const mib = 1n << 20n;
+  const m = b.mmap({ length: 9 << 20 });
+  rec('locked.start', vmLck);
+  rec('locked.map4M', () => map(m.address, 0x1000000n, 4n * mib));
+  rec('locked.after4M', vmLck);
+  rec('locked.map4Mmore', () => map(m.address + 4n * mib, 0x2000000n, 4n * mib));
+  rec('locked.after8M', vmLck);
+  rec('locked.mapOnePageOver', () => map(m.address + 8n * mib, 0x3000000n, 0x1000n));
+  rec('locked.afterRefused', vmLck);
+  rec('locked.unmapFirst', () => unmap(0x1000000n, 4n * mib));
+  rec('locked.afterUnmap', vmLck);
+  rec('locked.sameVaddrAgain', () => map(m.address + 4n * mib, 0x4000000n, 2n * mib));
+  rec('locked.afterSameVaddr', vmLck);
+  b.close(g);
+  rec('locked.afterGroupClose', vmLck);
+  b.close(c);
+  b.munmap(m);
+  return out;
+}

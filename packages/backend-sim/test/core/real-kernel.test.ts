@@ -9,7 +9,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SimKernel } from '../../src/index.js';
-import { probe, probeDma } from './probe.js';
+import { grantCapIpcLock, lockedVm } from '../../src/testing/index.js';
+import { probe, probeDma, probeLocked } from './probe.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const real = JSON.parse(readFileSync(join(here, 'real', 'x86_64-q35-6.1.json'), 'utf8')) as {
@@ -17,6 +18,7 @@ const real = JSON.parse(readFileSync(join(here, 'real', 'x86_64-q35-6.1.json'), 
   devices: { bdf: string; pciId: string; group: number }[];
   record: Record<string, unknown>;
   dma: Record<string, unknown>;
+  locked: Record<string, unknown>;
 };
 
 describe(`x86_64-q35 against ${real.kernel.split(' ').slice(0, 3).join(' ')}`, () => {
@@ -45,6 +47,18 @@ describe(`x86_64-q35 against ${real.kernel.split(' ').slice(0, 3).join(' ')}`, (
     const dma = await probeDma(SimKernel.create('x86_64-q35').createProcess({ capIpcLock: true }), dev('1234:11e8'));
     expect(dma).toEqual(real.dma);
     expect(Object.keys(real.dma).length).toBeGreaterThanOrEqual(8);
+  });
+
+  it('locked_vm without CAP_IPC_LOCK under the default 8 MiB RLIMIT_MEMLOCK matches VmLck', () => {
+    const p = SimKernel.create('x86_64-q35').createProcess({ capIpcLock: true });
+    const locked = probeLocked(
+      p,
+      dev('1234:11e8'),
+      () => grantCapIpcLock(p, false),
+      () => lockedVm(p),
+    );
+    expect(locked).toEqual(real.locked);
+    expect(real.locked['locked.mapOnePageOver']).toEqual({ errno: 'ENOMEM' });
   });
 
   it('the recording is substantial (errors and successes alike)', () => {

@@ -9,12 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { runInGuest } from '@vfio-ts/testbed';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const run = await runInGuest({ arch: 'x86_64', entry: join(here, '..', 'probe-guest.ts') });
+const run = await runInGuest({ arch: 'x86_64', entry: join(here, '..', 'probe-guest.ts'), devVfioMode: '666' });
 if (run.exitCode !== 0 || run.results === undefined) {
   console.error(run.console.slice(-3000));
   throw new Error(`probe failed in the guest (exit ${run.exitCode})`);
 }
-const r = run.results as { version: string; devices: unknown; record: unknown; dma: unknown };
+const r = run.results as { version: string; devices: unknown; record: unknown; dma: unknown; locked: unknown };
 const out = {
   source:
     'packages/backend-sim/test/core/real/update.ts on the @vfio-ts/testbed x86_64 guest (q35, intel-iommu, TCG), root',
@@ -22,6 +22,7 @@ const out = {
   devices: r.devices,
   record: r.record,
   dma: r.dma,
+  locked: r.locked,
 };
 writeFileSync(join(here, 'x86_64-q35-6.1.json'), `${JSON.stringify(out, null, 1)}\n`);
 console.log(`recorded ${Object.keys(r.record as object).length} answers from ${r.version.trim()}`);
