@@ -19,7 +19,7 @@ import {
   Type1,
 } from '@vfio-ts/core';
 import { vfioIommuType } from '@vfio-ts/uapi';
-import { CliError, type Host, type HostGroup, viabilityAdvice } from './host.js';
+import { bindAdvice, CliError, type Host, type HostGroup, viabilityAdvice } from './host.js';
 import { bytes, hex, type Output, pageSizes, showBytes, table } from './ui.js';
 
 export interface DemoOptions {
@@ -110,6 +110,13 @@ export async function runDemo(host: Host, out: Output, options: DemoOptions = {}
 
   say(c.bold(c.magenta(`━━ vfio-ts demo on ${host.label} ━━`)));
   const { group: hostGroup, device: deviceName } = chooseEdu(host.groups(), options, host);
+  if (!hostGroup.node) {
+    throw new CliError(
+      'VFIO_TS_CLI_NOT_BOUND',
+      `IOMMU group ${hostGroup.id} (with ${deviceName}) has no /dev/vfio/${hostGroup.id}: its devices are not bound to vfio-pci`,
+      bindAdvice(hostGroup),
+    );
+  }
   locked.baseline = host.lockedBytes();
   locked.peak = locked.baseline;
 

@@ -217,3 +217,18 @@ export function viabilityAdvice(group: HostGroup): string[] {
       `or hand it to vfio-pci (\`echo vfio-pci > /sys/bus/pci/devices/${d.name}/driver_override && echo ${d.name} > /sys/bus/pci/drivers_probe\`)`,
   );
 }
+
+/** Advice for a group without a /dev/vfio node: bind each of its devices to vfio-pci. */
+export function bindAdvice(group: HostGroup): string[] {
+  const unbound = group.devices.filter((d) => d.driver !== 'vfio-pci');
+  const names = unbound.length > 0 ? unbound : group.devices;
+  if (names.length === 0) return [`bind the devices of IOMMU group ${group.id} to vfio-pci`];
+  return names.map(
+    (d) =>
+      `${d.name}${d.driver !== null ? ` (now bound to ${d.driver})` : ''}: \`echo vfio-pci > /sys/bus/pci/devices/${d.name}/driver_override ` +
+      `&& echo ${d.name} > /sys/bus/pci/drivers_probe\`` +
+      (d.driver !== null && d.driver !== 'vfio-pci'
+        ? ` after \`echo ${d.name} > /sys/bus/pci/devices/${d.name}/driver/unbind\``
+        : ''),
+  );
+}

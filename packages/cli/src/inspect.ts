@@ -13,7 +13,7 @@ import {
   vfioPciRegionIndex,
   vfioRegionInfoFlags,
 } from '@vfio-ts/uapi';
-import { CliError, type Host, type HostGroup, viabilityAdvice } from './host.js';
+import { bindAdvice, CliError, type Host, type HostGroup, viabilityAdvice } from './host.js';
 import { bytes, hex, type Output, pageSizes, table } from './ui.js';
 
 export interface RegionReport {
@@ -138,7 +138,7 @@ function inspectGroup(host: Host, hostGroup: HostGroup): GroupReport {
     return {
       ...base,
       error: 'no /dev/vfio node: none of its devices is bound to vfio-pci',
-      advice: [`bind them to vfio-pci to use this group through VFIO`],
+      advice: bindAdvice(hostGroup),
     };
   }
   const { backend } = host;
@@ -158,8 +158,8 @@ function inspectGroup(host: Host, hostGroup: HostGroup): GroupReport {
       if (isSystemError(error, 'EBUSY')) {
         return {
           ...base,
-          error: 'the group is open in another process (a group opens once)',
-          advice: ['close the other user first'],
+          error: `/dev/vfio/${hostGroup.id} is already open (a group opens once, in one process)`,
+          advice: [`close the program holding it (\`fuser -v /dev/vfio/${hostGroup.id}\` shows which)`],
         };
       }
       throw error;

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify, stripVTControlCharacters } from 'node:util';
 import { profiles } from '@vfio-ts/backend-sim';
 import { bindDriver, checkInvariants } from '@vfio-ts/backend-sim/testing';
+import { Group } from '@vfio-ts/core';
 import { afterAll, describe, expect, test } from 'vitest';
 import { type CliIo, inspect, run, runDemo, simHost, simHostFor } from '../src/index.js';
 import { createOutput } from '../src/ui.js';
@@ -167,6 +168,18 @@ describe('vfio-ts inspect', () => {
     expect(two!.advice![0]).toContain('echo vfio-pci > /sys/bus/pci/devices/0000:00:02.0/driver_override');
     expect(host.lockedBytes()).toBe(0n);
   });
+
+  test('a group already open elsewhere is reported, not thrown', () => {
+    const host = simHost('x86_64-q35');
+    const holder = Group.open(host.backend, 2);
+    const report = inspect(host);
+    expect(report.groups[1]).toMatchObject({
+      id: 2,
+      error: '/dev/vfio/2 is already open (a group opens once, in one process)',
+    });
+    expect(report.groups[0]!.devices[0]!.regions!.length).toBeGreaterThan(0);
+    holder.close();
+  });
 });
 
 describe('--backend koffi on a host without VFIO', () => {
@@ -198,6 +211,48 @@ describe('--backend koffi on a host without VFIO', () => {
     const r = await cli(['inspect'], { root: fakeRoot(true) });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('/dev/vfio/vfio does not exist: the vfio module is not loaded');
+  });
+
+  /** A root with /dev/vfio/vfio and one IOMMU group in sysfs holding `device` (vendor:device) bound to `driver`. */
+  const fakeHost = (group: number, name: string, id: string, driver: string | null, node: boolean) => {
+    const root = fakeRoot(true);
+    writeFileSync(join(root, 'dev/vfio/vfio'), '');
+    if (node) writeFileSync(join(root, `dev/vfio/${group}`), '');
+    const dir = join(root, `sys/kernel/iommu_groups/${group}/devices/${name}`);
+    mkdirSync(dir, { recursive: true });
+    const [vendor, device] = id.split(':');
+    writeFileSync(join(dir, 'vendor'), `0x${vendor}\n`);
+    writeFileSync(join(dir, 'device'), `0x${device}\n`);
+    if (driver !== null) {
+      mkdirSync(join(root, 'sys/bus/pci/drivers', driver), { recursive: true });
+      symlinkSync(join(root, 'sys/bus/pci/drivers', driver), join(dir, 'driver'));
+    }
+    return root;
+  };
+
+  test('an edu device still on its host driver: the demo says how to hand it to vfio-pci', async () => {
+    const r = await cli(['demo', '--backend', 'koffi'], {
+      root: fakeHost(3, '0000:00:05.0', '1234:11e8', 'edu-host', false),
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('IOMMU group 3 (with 0000:00:05.0) has no /dev/vfio/3');
+    expect(r.stderr).toContain('0000:00:05.0 (now bound to edu-host)');
+    expect(r.stderr).toContain('echo vfio-pci > /sys/bus/pci/devices/0000:00:05.0/driver_override');
+    expect(r.stderr).toContain('echo 0000:00:05.0 > /sys/bus/pci/devices/0000:00:05.0/driver/unbind');
+  });
+
+  test('no edu device on the host: the demo says how to get one', async () => {
+    const r = await cli(['demo', '--backend', 'koffi'], {
+      root: fakeHost(4, '0000:00:02.0', '8086:100e', 'vfio-pci', true),
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no edu device (1234:11e8) found in any IOMMU group');
+    expect(r.stderr).toContain('-device edu');
+    const missing = await cli(['demo', '--backend', 'koffi', '--group', '9'], {
+      root: fakeHost(4, '0000:00:02.0', '8086:100e', 'vfio-pci', true),
+    });
+    expect(missing.stderr).toContain('IOMMU group 9 does not exist');
+    expect(missing.stderr).toContain('groups here: 4');
   });
 
   test('--profile means nothing on a real host', async () => {
