@@ -60,8 +60,15 @@ function written(b: Uint8Array): string {
   return ranges.join(',');
 }
 
-export function probe(b: Backend, edu: ProbeDevice, e1000: ProbeDevice): ProbeRecord {
+export interface ProbeOptions {
+  /** The IOMMU type for SET_IOMMU; the type1-only sections (GET_INFO caps, MAP/UNMAP, dirty pages) run for type1. */
+  readonly iommu?: number;
+}
+
+export function probe(b: Backend, edu: ProbeDevice, e1000: ProbeDevice, options: ProbeOptions = {}): ProbeRecord {
   const out: ProbeRecord = {};
+  const iommu = options.iommu ?? VFIO_TYPE1v2_IOMMU;
+  const type1 = iommu === VFIO_TYPE1v2_IOMMU || iommu === 1;
   const arch = b.arch;
   const nr = (n: IoctlName) => ioctlNumber(n, arch);
   const rec = (key: string, fn: () => unknown): unknown => {
@@ -120,115 +127,131 @@ export function probe(b: Backend, edu: ProbeDevice, e1000: ProbeDevice): ProbeRe
   rec('group.status.attached', () => status(g));
   rec('group.deviceFdBeforeSetIommu', () => b.ioctl(g, nr('VFIO_GROUP_GET_DEVICE_FD'), cstr(edu.name)));
   rec('container.setIommu.42', () => b.ioctl(c, nr('VFIO_SET_IOMMU'), 42));
-  rec('container.setIommu.v2', () => b.ioctl(c, nr('VFIO_SET_IOMMU'), VFIO_TYPE1v2_IOMMU));
-  rec('container.setIommu.again', () => b.ioctl(c, nr('VFIO_SET_IOMMU'), VFIO_TYPE1v2_IOMMU));
-  for (const ext of [1, 3, 4, 6, 9, 10]) {
+  rec('container.setIommu.v2', () => b.ioctl(c, nr('VFIO_SET_IOMMU'), iommu));
+  rec('container.setIommu.again', () => b.ioctl(c, nr('VFIO_SET_IOMMU'), iommu));
+  for (const ext of [1, 2, 3, 4, 5, 6, 7, 9, 10]) {
     rec(`container.set.checkExtension.${ext}`, () => b.ioctl(c, nr('VFIO_CHECK_EXTENSION'), ext));
   }
   rec('container.set.unknown', () => b.ioctl(c, nr('VFIO_GET_API_VERSION') + 0x90));
 
-  // IOMMU info.
-  const info = (argsz: number, length = Math.max(argsz, 24)) => {
-    const x = buf('vfio_iommu_type1_info', { argsz }, length);
-    x.fill(SENTINEL, 4);
-    b.ioctl(c, nr('VFIO_IOMMU_GET_INFO'), x);
-    const head = codec('vfio_iommu_type1_info', arch).decode(x);
-    const r: Record<string, unknown> = {
-      argsz: head.argsz,
-      flags: head.flags,
-      iovaPgsizes: head.iovaPgsizes,
-      written: written(x),
-    };
-    r.capOffset = head.capOffset;
-    if (head.capOffset !== 0 && head.capOffset < x.length) {
-      r.caps = walkCapabilities(x, head.capOffset, arch).map((cap) => {
-        const body: Record<string, unknown> = { id: cap.id, version: cap.version, offset: cap.offset, next: cap.next };
-        if (cap.id === 1) {
-          const v = codec('vfio_iommu_type1_info_cap_iova_range', arch).decode(x, cap.offset);
-          body.ranges = v.iovaRanges.map((rg) => [rg.start, rg.end]);
-        } else if (cap.id === 2) {
-          const v = codec('vfio_iommu_type1_info_cap_migration', arch).decode(x, cap.offset);
-          body.migration = [v.flags, v.pgsizeBitmap, v.maxDirtyBitmapSize];
-        } else if (cap.id === 3)
-          body.avail = codec('vfio_iommu_type1_info_dma_avail', arch).decode(x, cap.offset).avail;
-        return body;
-      });
-    }
-    return r;
-  };
-  rec('info.8', () => info(8));
-  rec('info.16', () => info(16));
-  rec('info.20', () => info(20));
-  rec('info.24', () => info(24));
-  rec('info.256', () => info(256));
-
-  // DMA.
+  const m = b.mmap({ length: 0x200000 });
+  const ro = b.mmap({ length: 0x1000, prot: 1 });
   const map = (vaddr: bigint, iova: bigint, size: bigint, flags = 3, argsz?: number) =>
     b.ioctl(
       c,
       nr('VFIO_IOMMU_MAP_DMA'),
       buf('vfio_iommu_type1_dma_map', { flags, vaddr, iova, size, ...(argsz ? { argsz } : {}) }),
     );
-  const unmap = (iova: bigint, size: bigint, flags = 0) => {
-    const x = buf('vfio_iommu_type1_dma_unmap', { flags, iova, size });
-    b.ioctl(c, nr('VFIO_IOMMU_UNMAP_DMA'), x);
-    return { size: codec('vfio_iommu_type1_dma_unmap', arch).decode(x).size, written: written(x) };
-  };
-  const m = b.mmap({ length: 0x200000 });
-  const ro = b.mmap({ length: 0x1000, prot: 1 });
-  rec('map.2M', () => map(m.address, 0x100000n, 0x200000n));
-  rec(
-    'map.avail',
-    () => (info(256).caps as { avail?: number }[] | undefined)?.find((x) => x.avail !== undefined)?.avail,
-  );
-  rec('map.duplicate', () => map(m.address, 0x100000n, 0x200000n));
-  rec('map.overlap', () => map(m.address, 0x2ff000n, 0x2000n));
-  rec('map.abutting', () => map(m.address, 0x300000n, 0x1000n));
-  rec('map.flags0', () => map(m.address, 0x400000n, 0x1000n, 0));
-  rec('map.flags8', () => map(m.address, 0x400000n, 0x1000n, 11));
-  rec('map.size0', () => map(m.address, 0x400000n, 0n));
-  rec('map.unalignedIova', () => map(m.address, 0x400800n, 0x1000n));
-  rec('map.unalignedVaddr', () => map(m.address + 1n, 0x400000n, 0x1000n));
-  rec('map.argsz31', () => map(m.address, 0x400000n, 0x1000n, 3, 31));
-  rec('map.wrap', () => map(m.address, 0xfffffffffffff000n, 0x2000n));
-  rec('map.msiHole', () => map(m.address, 0xfee00000n, 0x1000n));
-  rec('map.aboveAperture', () => map(m.address, 0x8000000000n, 0x1000n));
-  rec('map.topOfAperture', () => map(m.address, 0x7ffffff000n, 0x1000n));
-  rec('map.unmappedVaddr', () => map(0x1000n, 0x500000n, 0x1000n));
-  rec('map.readOnlyWrite', () => map(ro.address, 0x500000n, 0x1000n));
-  rec('map.readOnlyRead', () => map(ro.address, 0x500000n, 0x1000n, 1));
-  rec('map.vaddrOnValid', () => map(m.address, 0x100000n, 0x200000n, 4));
-  rec('unmap.partialHead', () => unmap(0x100000n, 0x1000n));
-  rec('unmap.partialTail', () => unmap(0x2ff000n, 0x1000n));
-  rec('unmap.nothing', () => unmap(0x10000000n, 0x1000n));
-  rec('unmap.size0', () => unmap(0x100000n, 0n));
-  rec('unmap.flags8', () => unmap(0x100000n, 0x200000n, 8));
-  rec('unmap.allWithIova', () => unmap(0x1000n, 0n, VFIO_DMA_UNMAP_FLAG_ALL));
-  rec('unmap.vaddr', () => unmap(0x300000n, 0x1000n, 4));
-  rec('unmap.vaddrTwice', () => unmap(0x300000n, 0x1000n, 4));
-  rec('map.vaddrOtherSize', () => map(m.address, 0x300000n, 0x2000n, 4));
-  rec('map.vaddrUnmapped', () => map(m.address, 0x900000n, 0x1000n, 4));
-  rec('map.vaddr', () => map(m.address, 0x300000n, 0x1000n, 4));
-  rec('unmap.exact', () => unmap(0x100000n, 0x200000n));
-  rec('unmap.all', () => unmap(0n, 0n, VFIO_DMA_UNMAP_FLAG_ALL));
-  const dirty = (flags: number) => {
-    const x = buf('vfio_iommu_type1_dirty_bitmap', { flags });
-    return b.ioctl(c, nr('VFIO_IOMMU_DIRTY_PAGES'), x);
-  };
-  rec('dirty.stop', () => dirty(2));
-  rec('dirty.startStop', () => dirty(3));
-  rec('dirty.start', () => dirty(1));
-  rec('dirty.start2', () => dirty(1));
-  rec('dirty.stop2', () => dirty(2));
+  if (type1) type1Sections();
+  function type1Sections(): void {
+    // IOMMU info.
+    const info = (argsz: number, length = Math.max(argsz, 24)) => {
+      const x = buf('vfio_iommu_type1_info', { argsz }, length);
+      x.fill(SENTINEL, 4);
+      b.ioctl(c, nr('VFIO_IOMMU_GET_INFO'), x);
+      const head = codec('vfio_iommu_type1_info', arch).decode(x);
+      const r: Record<string, unknown> = {
+        argsz: head.argsz,
+        flags: head.flags,
+        iovaPgsizes: head.iovaPgsizes,
+        written: written(x),
+      };
+      r.capOffset = head.capOffset;
+      if (head.capOffset !== 0 && head.capOffset < x.length) {
+        r.caps = walkCapabilities(x, head.capOffset, arch).map((cap) => {
+          const body: Record<string, unknown> = {
+            id: cap.id,
+            version: cap.version,
+            offset: cap.offset,
+            next: cap.next,
+          };
+          if (cap.id === 1) {
+            const v = codec('vfio_iommu_type1_info_cap_iova_range', arch).decode(x, cap.offset);
+            body.ranges = v.iovaRanges.map((rg) => [rg.start, rg.end]);
+          } else if (cap.id === 2) {
+            const v = codec('vfio_iommu_type1_info_cap_migration', arch).decode(x, cap.offset);
+            body.migration = [v.flags, v.pgsizeBitmap, v.maxDirtyBitmapSize];
+          } else if (cap.id === 3)
+            body.avail = codec('vfio_iommu_type1_info_dma_avail', arch).decode(x, cap.offset).avail;
+          return body;
+        });
+      }
+      return r;
+    };
+    rec('info.8', () => info(8));
+    rec('info.16', () => info(16));
+    rec('info.20', () => info(20));
+    rec('info.24', () => info(24));
+    rec('info.256', () => info(256));
+
+    // DMA.
+    const map = (vaddr: bigint, iova: bigint, size: bigint, flags = 3, argsz?: number) =>
+      b.ioctl(
+        c,
+        nr('VFIO_IOMMU_MAP_DMA'),
+        buf('vfio_iommu_type1_dma_map', { flags, vaddr, iova, size, ...(argsz ? { argsz } : {}) }),
+      );
+    const unmap = (iova: bigint, size: bigint, flags = 0) => {
+      const x = buf('vfio_iommu_type1_dma_unmap', { flags, iova, size });
+      b.ioctl(c, nr('VFIO_IOMMU_UNMAP_DMA'), x);
+      return { size: codec('vfio_iommu_type1_dma_unmap', arch).decode(x).size, written: written(x) };
+    };
+    rec('map.2M', () => map(m.address, 0x100000n, 0x200000n));
+    rec(
+      'map.avail',
+      () => (info(256).caps as { avail?: number }[] | undefined)?.find((x) => x.avail !== undefined)?.avail,
+    );
+    rec('map.duplicate', () => map(m.address, 0x100000n, 0x200000n));
+    rec('map.overlap', () => map(m.address, 0x2ff000n, 0x2000n));
+    rec('map.abutting', () => map(m.address, 0x300000n, 0x1000n));
+    rec('map.flags0', () => map(m.address, 0x400000n, 0x1000n, 0));
+    rec('map.flags8', () => map(m.address, 0x400000n, 0x1000n, 11));
+    rec('map.size0', () => map(m.address, 0x400000n, 0n));
+    rec('map.unalignedIova', () => map(m.address, 0x400800n, 0x1000n));
+    rec('map.unalignedVaddr', () => map(m.address + 1n, 0x400000n, 0x1000n));
+    rec('map.argsz31', () => map(m.address, 0x400000n, 0x1000n, 3, 31));
+    rec('map.wrap', () => map(m.address, 0xfffffffffffff000n, 0x2000n));
+    rec('map.msiHole', () => map(m.address, 0xfee00000n, 0x1000n));
+    rec('map.aboveAperture', () => map(m.address, 0x8000000000n, 0x1000n));
+    rec('map.topOfAperture', () => map(m.address, 0x7ffffff000n, 0x1000n));
+    rec('map.unmappedVaddr', () => map(0x1000n, 0x500000n, 0x1000n));
+    rec('map.readOnlyWrite', () => map(ro.address, 0x500000n, 0x1000n));
+    rec('map.readOnlyRead', () => map(ro.address, 0x500000n, 0x1000n, 1));
+    rec('map.vaddrOnValid', () => map(m.address, 0x100000n, 0x200000n, 4));
+    rec('unmap.partialHead', () => unmap(0x100000n, 0x1000n));
+    rec('unmap.partialTail', () => unmap(0x2ff000n, 0x1000n));
+    rec('unmap.nothing', () => unmap(0x10000000n, 0x1000n));
+    rec('unmap.size0', () => unmap(0x100000n, 0n));
+    rec('unmap.flags8', () => unmap(0x100000n, 0x200000n, 8));
+    rec('unmap.allWithIova', () => unmap(0x1000n, 0n, VFIO_DMA_UNMAP_FLAG_ALL));
+    rec('unmap.vaddr', () => unmap(0x300000n, 0x1000n, 4));
+    rec('unmap.vaddrTwice', () => unmap(0x300000n, 0x1000n, 4));
+    rec('map.vaddrOtherSize', () => map(m.address, 0x300000n, 0x2000n, 4));
+    rec('map.vaddrUnmapped', () => map(m.address, 0x900000n, 0x1000n, 4));
+    rec('map.vaddr', () => map(m.address, 0x300000n, 0x1000n, 4));
+    rec('unmap.exact', () => unmap(0x100000n, 0x200000n));
+    rec('unmap.all', () => unmap(0n, 0n, VFIO_DMA_UNMAP_FLAG_ALL));
+    const dirty = (flags: number) => {
+      const x = buf('vfio_iommu_type1_dirty_bitmap', { flags });
+      return b.ioctl(c, nr('VFIO_IOMMU_DIRTY_PAGES'), x);
+    };
+    rec('dirty.stop', () => dirty(2));
+    rec('dirty.startStop', () => dirty(3));
+    rec('dirty.start', () => dirty(1));
+    rec('dirty.start2', () => dirty(1));
+    rec('dirty.stop2', () => dirty(2));
+  }
 
   // Devices.
   rec('group.deviceFd.trailing', () => b.ioctl(g, nr('VFIO_GROUP_GET_DEVICE_FD'), cstr(`${edu.name}x`)));
   rec('group.deviceFd.option', () => b.ioctl(g, nr('VFIO_GROUP_GET_DEVICE_FD'), cstr(`${edu.name} foo`)));
-  rec('group.deviceFd.otherGroup', () => b.ioctl(g, nr('VFIO_GROUP_GET_DEVICE_FD'), cstr(e1000.name)));
+  if (e1000.group !== edu.group)
+    rec('group.deviceFd.otherGroup', () => b.ioctl(g, nr('VFIO_GROUP_GET_DEVICE_FD'), cstr(e1000.name)));
   const de = b.ioctl(g, nr('VFIO_GROUP_GET_DEVICE_FD'), cstr(edu.name));
   rec('group.unsetWithDevice', () => b.ioctl(g, nr('VFIO_GROUP_UNSET_CONTAINER')));
-  const g2 = b.open(`/dev/vfio/${e1000.group}`);
-  rec('group2.setContainer', () => b.ioctl(g2, nr('VFIO_GROUP_SET_CONTAINER'), int(c)));
+  // On pseries one PHB is one group: e1000 may share edu's.
+  const g2 = e1000.group === edu.group ? g : b.open(`/dev/vfio/${e1000.group}`);
+  if (g2 !== g) rec('group2.setContainer', () => b.ioctl(g2, nr('VFIO_GROUP_SET_CONTAINER'), int(c)));
   const dn = b.ioctl(g2, nr('VFIO_GROUP_GET_DEVICE_FD'), cstr(e1000.name));
 
   for (const [label, d] of [
@@ -367,7 +390,7 @@ export function probe(b: Backend, edu: ProbeDevice, e1000: ProbeDevice): ProbeRe
   rec('group.unsetAgain', () => b.ioctl(g, nr('VFIO_GROUP_UNSET_CONTAINER')));
   rec('container.afterUnset.checkExtension.10', () => b.ioctl(c, nr('VFIO_CHECK_EXTENSION'), 10));
   rec('container.afterUnset.map', () => map(m.address, 0x100000n, 0x1000n));
-  b.close(g2);
+  if (g2 !== g) b.close(g2);
   b.close(g);
   b.close(c);
   b.close(e);

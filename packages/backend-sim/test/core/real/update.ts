@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /**
  * Re-records the real kernel's answers to `probe` in the testbed's x86_64 guest (about 20 s under TCG):
- * `npx tsx --conditions=@vfio-ts/source packages/backend-sim/test/core/real/update.ts`
+ * `npx tsx --conditions=@vfio-ts/source packages/backend-sim/test/core/real/update.ts [x86_64|ppc64le]`
  */
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { runInGuest } from '@vfio-ts/testbed';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const run = await runInGuest({ arch: 'x86_64', entry: join(here, '..', 'probe-guest.ts'), devVfioMode: '666' });
+const arch = (process.argv[2] ?? 'x86_64') as 'x86_64' | 'ppc64le';
+const file = arch === 'x86_64' ? 'x86_64-q35-6.1.json' : 'ppc64le-pseries-6.12.json';
+const run = await runInGuest({ arch, entry: join(here, '..', 'probe-guest.ts'), devVfioMode: '666' });
 if (run.exitCode !== 0 || run.results === undefined) {
   console.error(run.console.slice(-3000));
   throw new Error(`probe failed in the guest (exit ${run.exitCode})`);
@@ -24,5 +26,5 @@ const out = {
   dma: r.dma,
   locked: r.locked,
 };
-writeFileSync(join(here, 'x86_64-q35-6.1.json'), `${JSON.stringify(out, null, 1)}\n`);
+writeFileSync(join(here, file), `${JSON.stringify(out, null, 1)}\n`);
 console.log(`recorded ${Object.keys(r.record as object).length} answers from ${r.version.trim()}`);
