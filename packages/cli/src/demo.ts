@@ -52,6 +52,9 @@ export interface DemoResult {
 
 /** QEMU's edu `dma_mask` property default (hw/misc/edu.c: DMA_BIT_MASK(28)); a device property, not a VFIO value. */
 const EDU_DMA_MASK_DEFAULT = (1n << 28n) - 1n;
+/** edu's DMA command bits (hw/misc/edu.c EDU_DMA_RUN, EDU_DMA_FROM_PCI), for the one transfer programmed by hand. */
+const EDU_DMA_START = 0x1;
+const EDU_DMA_TO_RAM = 0x2;
 
 const DEFAULT_MESSAGE = 'hello from vfio-ts: a DMA round trip through the IOMMU';
 
@@ -255,9 +258,9 @@ export async function runDemo(host: Host, out: Output, options: DemoOptions = {}
       r.write32(eduRegisters.dmaSource, Number(EDU_BUFFER_ADDRESS));
       r.write64(eduRegisters.dmaDestination, dstIova);
       r.write32(eduRegisters.dmaCount, sent.length);
-      r.write32(eduRegisters.dmaCommand, 0x3); // start, device → RAM
+      r.write32(eduRegisters.dmaCommand, EDU_DMA_START | EDU_DMA_TO_RAM);
       const deadline = Date.now() + 5_000;
-      while ((r.read32(eduRegisters.dmaCommand) & 1) !== 0 && Date.now() < deadline) {
+      while ((r.read32(eduRegisters.dmaCommand) & EDU_DMA_START) !== 0 && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 1));
       }
       recorder.stop();
