@@ -35,6 +35,11 @@ export class E1000Device extends PciDevice {
     mem.set(this.encodeRegister(value, size), offset);
   }
 
+  /** QEMU's e1000 registers are DEVICE_LITTLE_ENDIAN on every target (measured on ppc64le: CTRL reads 40 02 14 00). */
+  override get bigEndianRegisters(): boolean {
+    return false;
+  }
+
   reset(): void {
     for (const m of this.barMemory) m?.fill(0);
     // CTRL after reset as QEMU's e1000 sets it: SLU | SPEED_1000 | SWDPIN0 | SWDPIN2 (measured 0x00140240).

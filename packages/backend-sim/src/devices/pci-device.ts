@@ -89,6 +89,7 @@ export abstract class PciDevice implements SimDevice {
     this.firmwareRom = spec.firmware?.rom ?? 0;
   }
 
+  /** edu-style DEVICE_NATIVE_ENDIAN: the target's byte order (big-endian on every qemu-system-ppc64 guest). */
   get bigEndianRegisters(): boolean {
     return this.kernel.profile.deviceBigEndian === true;
   }
