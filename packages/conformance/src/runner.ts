@@ -195,6 +195,9 @@ class Run {
       }
       case 'dma':
         return this.dma(index, step);
+      case 'pread':
+      case 'pwrite':
+        return this.rw(index, step);
     }
   }
 
@@ -400,6 +403,29 @@ class Run {
     return { bytes, masks, refs, struct: c as never };
   }
 
+  rw(index: number, step: Extract<Step, { op: 'pread' | 'pwrite' }>): void {
+    const device = this.handle(step.device);
+    const edu = new Edu(this.backend, device, this.arch);
+    const base = edu.region(step.region);
+    const at = base + BigInt(this.v(step.offset));
+    const buffer = new Uint8Array(step.length);
+    if (step.op === 'pwrite') buffer.set(hexBytes(this.v(step.bytes ?? '')).subarray(0, step.length));
+    const r = this.call(() =>
+      step.op === 'pread' ? this.backend.pread(device, buffer, at) : this.backend.pwrite(device, buffer, at),
+    );
+    const data = step.op === 'pread' && r.errno === undefined ? maskedHex(buffer.subarray(0, r.ret), []) : undefined;
+    this.trace.push({
+      step: index,
+      op: step.op,
+      target: `${step.device} region ${step.region}+0x${BigInt(this.v(step.offset)).toString(16)}`,
+      ...(r.errno !== undefined ? { errno: r.errno } : { ret: r.ret as number }),
+      ...(data !== undefined ? { observed: data } : {}),
+    });
+    this.check({ ...step.expect, ret: step.expect.ret ?? step.length }, r);
+    const want = step.expect.data === undefined ? undefined : this.v(step.expect.data);
+    if (want !== undefined && data !== want) this.fail(`${step.op} read ${data}, want ${want}`);
+  }
+
   async dma(index: number, step: Extract<Step, { op: 'dma' }>): Promise<void> {
     const device = this.handle(step.device);
     const edu = new Edu(this.backend, device, this.arch);
@@ -445,6 +471,12 @@ class Run {
     }
     this.bufs.clear();
   }
+}
+
+function hexBytes(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
 }
 
 function same(a: unknown, b: unknown): boolean {

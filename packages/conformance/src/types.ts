@@ -104,6 +104,19 @@ export type Step =
     }
   | { readonly op: 'munmap'; readonly buf: string }
   | { readonly op: 'eventfd'; readonly as: string }
+  /**
+   * pread(2)/pwrite(2) on a device fd at `offset` of region `region` (its offset from GET_REGION_INFO). `bytes`
+   * (pwrite) is written; `expect.ret` is the byte count; `expect.data` (pread) the bytes read, as hex.
+   */
+  | {
+      readonly op: 'pread' | 'pwrite';
+      readonly device: string;
+      readonly region: number;
+      readonly offset: V<number | bigint>;
+      readonly length: number;
+      readonly bytes?: V<string>;
+      readonly expect: Expect & { readonly data?: V<string> };
+    }
   /** The process's locked memory (`locked_vm`, VmLck) against the scenario's start, in bytes. */
   | { readonly op: 'locked'; readonly delta: V<number | bigint> }
   /** RLIMIT_MEMLOCK for the process (skips the scenario where the system cannot set it). */

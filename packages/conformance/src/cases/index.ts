@@ -19,6 +19,7 @@ import { scenarios as unknownIoctl } from './container/unknown-ioctl.js';
 import { scenarios as unmapDma } from './container/unmap-dma.js';
 import { scenarios as s_unmap_dma_spapr } from './container/unmap-dma-spapr.js';
 import { scenarios as s_device_get_info } from './device/get-info.js';
+import { scenarios as deviceReadWrite } from './device/read-write.js';
 import { scenarios as s_device_set_irqs } from './device/set-irqs.js';
 import { scenarios as s_group_close } from './group/close.js';
 import { scenarios as s_group_get_device_fd } from './group/get-device-fd.js';
@@ -39,6 +40,7 @@ export const scenarios: readonly Scenario[] = [
   ...s_group_close,
   ...s_device_get_info,
   ...s_device_set_irqs,
+  ...deviceReadWrite,
 
   ...getApiVersion,
   ...checkExtension,
