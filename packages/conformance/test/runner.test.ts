@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 import { describe, expect, it } from 'vitest';
 import { expectErrno, expectOk, ioctl, locked, map, mmap, pages, withIommu } from '../src/helpers.js';
+import { runConformance } from '../src/run-conformance.js';
 import { runScenario } from '../src/runner.js';
 import { simSystem } from '../src/sim.js';
 import { compareTraces, explain } from '../src/trace.js';
@@ -86,5 +87,26 @@ describe('compareTraces', () => {
     const a = await runScenario(mapped, 'type1v2', simSystem('type1v2'));
     const short = { ...a, trace: a.trace.slice(0, 3) };
     expect(compareTraces(a, short)).toHaveLength(1);
+  });
+});
+
+describe('runConformance', () => {
+  it('returns structured results with counts and skip reasons', async () => {
+    const seen: string[] = [];
+    const report = await runConformance({
+      modes: ['spapr-v2'],
+      filter: 'container/spapr-register-memory',
+      makeSystem: (mode) => simSystem(mode),
+      onResult: (r) => seen.push(r.scenario),
+    });
+    expect(report.counts.scenarios).toBe(report.results.length);
+    expect(report.counts.scenarios).toBeGreaterThan(10);
+    expect(report.counts.failed).toBe(0);
+    expect(report.counts.passed + report.counts.skipped).toBe(report.counts.scenarios);
+    expect(report.skipReasons['needs 2 IOMMU groups, the system has 1']).toBe(1);
+    expect(seen).toHaveLength(report.results.length);
+    expect(report.results.every((r) => r.scenario.includes('spapr-register-memory') && r.mode === 'spapr-v2')).toBe(
+      true,
+    );
   });
 });
