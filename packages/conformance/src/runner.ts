@@ -8,19 +8,7 @@ import type { Backend, Mapping } from '@vfio-ts/core';
 import * as uapi from '@vfio-ts/uapi';
 import { type Arch, codec, type IoctlName, ioctlNumber, systemConstants } from '@vfio-ts/uapi';
 import { maskedHex, type ScenarioResult, type TraceEntry } from './trace.js';
-import type {
-  BufRef,
-  ConformanceSystem,
-  Env,
-  Expect,
-  FdRef,
-  FieldValue,
-  IoctlArg,
-  Mode,
-  Scenario,
-  Step,
-  V,
-} from './types.js';
+import type { BufRef, ConformanceSystem, Env, Expect, FdRef, IoctlArg, Mode, Scenario, Step, V } from './types.js';
 
 /** The `VFIO_SET_IOMMU` argument of each mode. */
 export function iommuTypeOf(mode: Mode): number {
@@ -231,7 +219,7 @@ class Run {
     if (i >= 0) this.order.splice(i, 1);
   }
 
-  call(fn: () => number | undefined | void): { ret?: number; errno?: string; entry: Partial<TraceEntry> } {
+  call(fn: () => number | undefined | undefined): { ret?: number; errno?: string; entry: Partial<TraceEntry> } {
     try {
       const ret = fn();
       return { ret: typeof ret === 'number' ? ret : 0, entry: {} };

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 import * as uapi from '@vfio-ts/uapi';
-import { expectOk, ioctl, struct, withIommu } from '../../helpers.js';
+import { ioctl, struct, withIommu } from '../../helpers.js';
 import type { Env, Expect, Scenario } from '../../types.js';
 
 const S = ['spapr-v2', 'spapr-v1'] as const;
@@ -61,4 +61,3 @@ export const scenarios: Scenario[] = [
     ],
   },
 ];
-void expectOk;

@@ -13,7 +13,6 @@ import {
   mmap,
   pages,
   spaprV1Setup,
-  spaprV2Setup,
   unmap,
   withIommu,
 } from '../../helpers.js';

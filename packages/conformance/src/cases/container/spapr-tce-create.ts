@@ -8,7 +8,6 @@ import {
   expectOk,
   locked,
   map,
-  mmap,
   pages,
   remove,
   spaprV2Setup,

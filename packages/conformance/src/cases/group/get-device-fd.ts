@@ -1,5 +1,3 @@
-// SPDX-License-Identifier: MIT
-import * as uapi from '@vfio-ts/uapi';
 import { attached, device, expectErrno, expectOk, ioctl, openGroup, struct, withIommu } from '../../helpers.js';
 import { allModes, type Scenario } from '../../types.js';
 
@@ -71,4 +69,3 @@ export const scenarios: Scenario[] = [
     ],
   },
 ];
-void uapi;
