@@ -73,6 +73,9 @@ export interface Expect {
   readonly out?: Readonly<Record<string, V<number | bigint | Readonly<Record<string, number | bigint>>>>>;
 }
 
+/** A pread/pwrite expectation: `ret` is the byte count (default: the whole length), `data` the bytes read as hex. */
+export type RwExpect = Expect & { readonly data?: V<string> };
+
 export type Step =
   | {
       readonly op: 'open';
@@ -115,7 +118,7 @@ export type Step =
       readonly offset: V<number | bigint>;
       readonly length: number;
       readonly bytes?: V<string>;
-      readonly expect: Expect & { readonly data?: V<string> };
+      readonly expect: RwExpect;
     }
   /** The process's locked memory (`locked_vm`, VmLck) against the scenario's start, in bytes. */
   | { readonly op: 'locked'; readonly delta: V<number | bigint> }

@@ -2,7 +2,7 @@
 /** pread/pwrite on the device fd (type1 §4.7, §8 #60-62): config space, BARs, ROM, errno paths. */
 import * as uapi from '@vfio-ts/uapi';
 import { device, withIommu } from '../../helpers.js';
-import { allModes, type Env, type Scenario, type Step } from '../../types.js';
+import { allModes, type Env, type RwExpect, type Scenario, type Step } from '../../types.js';
 
 const CONFIG = uapi.VFIO_PCI_CONFIG_REGION_INDEX;
 const BAR0 = uapi.VFIO_PCI_BAR0_REGION_INDEX;
@@ -20,7 +20,7 @@ const read = (
   region: number,
   offset: number | ((env: Env) => number),
   length: number,
-  expect: Extract<Step, { op: 'pread' }>['expect'] = {},
+  expect: RwExpect = {},
 ): Step => ({
   op: 'pread',
   device: 'D',
@@ -29,12 +29,7 @@ const read = (
   length,
   expect,
 });
-const write = (
-  region: number,
-  offset: number,
-  bytes: string,
-  expect: Extract<Step, { op: 'pwrite' }>['expect'] = {},
-): Step => ({
+const write = (region: number, offset: number, bytes: string, expect: RwExpect = {}): Step => ({
   op: 'pwrite',
   device: 'D',
   region,
