@@ -134,7 +134,10 @@ class Run {
         return this.open(index, step);
       case 'close': {
         const fd = this.handle(step.fd);
-        const r = this.call(() => this.backend.close(fd));
+        const r = this.call(() => {
+          this.backend.close(fd);
+          return 0;
+        });
         this.trace.push({ step: index, op: 'close', target: step.fd, ...r.entry });
         if (r.errno === undefined) this.forget(step.fd);
         this.check(step.expect ?? {}, r);
