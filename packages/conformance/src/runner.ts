@@ -222,7 +222,7 @@ class Run {
     if (i >= 0) this.order.splice(i, 1);
   }
 
-  call(fn: () => number | undefined | undefined): { ret?: number; errno?: string; entry: Partial<TraceEntry> } {
+  call(fn: () => number | undefined): { ret?: number; errno?: string; entry: Partial<TraceEntry> } {
     try {
       const ret = fn();
       return { ret: typeof ret === 'number' ? ret : 0, entry: {} };
