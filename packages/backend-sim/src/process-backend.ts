@@ -3,6 +3,7 @@
  * The system-call boundary of one simulated process: implements `Backend`, turns negative errno returns into
  * `VfioSystemError`. Nothing below this file throws for a failed call.
  */
+
 import {
   type Arch,
   type Backend,
@@ -17,6 +18,7 @@ import { type EventfdCtx, eventfdFile } from './fd/eventfd.js';
 import { SimFile } from './fd/file.js';
 import type { SimKernel } from './kernel.js';
 import type { Process } from './mm/process.js';
+import { mmIommuCleanup } from './powerpc/mm-iommu.js';
 import { vfioFops, vfioFopsOpen } from './vfio/container.js';
 import { vfioGroupFopsOpen } from './vfio/group.js';
 import { UserArg } from './vfio/user-arg.js';
@@ -170,6 +172,8 @@ export class SimProcessBackend implements Backend {
   /** ≙ exit(2): closes every fd (in fd order) and drops the address space. */
   exit(): void {
     for (const [fd] of [...this.process.fds.entries()]) this.process.fds.close(fd, this.process);
+    // ≙ destroy_context -> mm_iommu_cleanup: regions orphaned by UNREGISTER with live TCEs die with the mm.
+    mmIommuCleanup(this.process);
     for (const vma of [...this.process.vmas]) this.process.munmap(vma);
     this.process.exited = true;
     this.kernel.processes.delete(this.process.pid);

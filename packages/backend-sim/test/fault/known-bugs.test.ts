@@ -1,19 +1,16 @@
 // SPDX-License-Identifier: MIT
 /**
- * Simulator bugs found by the fuzzers, each reported to the lead with file, function and fix, pinned here with
- * it.fails until fixed (then this test fails: turn it into a plain `it` and drop the allowance in test/fuzz).
+ * Simulator bugs the fuzzers found, kept as regression tests once fixed.
  */
 import { codec, ioctlNumber, VFIO_SPAPR_TCE_v2_IOMMU } from '@vfio-ts/uapi';
 import { describe, expect, it } from 'vitest';
 import { SimKernel } from '../../src/index.js';
 import { livePages, preregRegions } from '../../src/testing/index.js';
 
-describe('known simulator bugs (it.fails until fixed)', () => {
-  // Bug: src/process-backend.ts SimProcessBackend.exit() does not call mmIommuCleanup(this.process)
-  // (src/powerpc/mm-iommu.ts), so a region orphaned by UNREGISTER with live TCEs (spapr-semantics §11 Q1) stays
-  // pinned after exit. Fix: call mmIommuCleanup(this.process) in exit() after the fds are closed.
-  // Minimal reproduction found by test/fuzz/ioctl-surface.test.ts (seed 32541).
-  it.fails('an orphaned pre-registered region is unpinned when its process exits', () => {
+describe('simulator bugs found by fuzzing', () => {
+  // SimProcessBackend.exit() did not call mmIommuCleanup, so a region orphaned by UNREGISTER with live TCEs
+  // (spapr-semantics §11 Q1) stayed pinned after exit. Found by test/fuzz/ioctl-surface.test.ts (seed 32541).
+  it('an orphaned pre-registered region is unpinned when its process exits', () => {
     const kernel = SimKernel.create('ppc64le-powernv9');
     const be = kernel.createProcess({ capIpcLock: true });
     const nr = (n: Parameters<typeof ioctlNumber>[0]) => ioctlNumber(n, be.arch);

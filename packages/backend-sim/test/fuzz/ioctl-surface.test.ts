@@ -24,16 +24,7 @@ import { describe, expect, it } from 'vitest';
 import { SimKernel, type SimProcessBackend } from '../../src/index.js';
 import { checkInvariants, livePages, tceWindows } from '../../src/testing/index.js';
 import { checkProperty, fuzzRuns } from './fuzz-config.js';
-import { mmIommuList } from '../../src/powerpc/mm-iommu.js';
 import { liveTces, spaprCharges, spaprMemoryProblems } from './spapr-model.js';
-
-/**
- * KNOWN SIMULATOR BUG (reported to the lead; pinned by test/fault/known-bugs.test.ts as it.fails): SimProcessBackend.exit()
- * (src/process-backend.ts) never calls mmIommuCleanup (src/powerpc/mm-iommu.ts), whose own doc says the process
- * backend calls it at exit, so a region orphaned by UNREGISTER with live TCEs (Q1) stays pinned after its process
- * exits. Until fixed, exactly those pages are allowed to outlive the process; anything else alive is still a failure.
- */
-const ORPHANS_SURVIVE_EXIT = true;
 
 type Step = readonly [op: number, a: number, b: number, c: number, d: number];
 
@@ -85,7 +76,6 @@ class Runner {
   maxTces = 0;
   maxRegions = 0;
   /** Pages of orphaned registered regions that outlived their process's exit (known simulator bug, below). */
-  orphanPagesAfterExit = 0;
 
   constructor(readonly profile: string) {
     this.kernel = SimKernel.create(profile);
@@ -485,8 +475,6 @@ class Runner {
   exit(p: Proc): void {
     // As exit(2) does: every fd closed in fd order (releasing containers); what is still registered is orphaned.
     for (const [fd] of [...p.b.process.fds.entries()]) p.b.close(fd);
-    if (ORPHANS_SURVIVE_EXIT)
-      for (const m of mmIommuList(p.b.process)) this.orphanPagesAfterExit += new Set(m.pages).size;
     p.b.exit();
   }
 
@@ -497,7 +485,7 @@ class Runner {
     // What stays charged: orphaned registered regions (Q1) and Q4 leaks, both by the model.
     expect(this.problems()).toEqual([]);
     for (const p of this.procs) this.exit(p);
-    expect(livePages(this.kernel), 'pages alive after every process exited').toBe(this.orphanPagesAfterExit);
+    expect(livePages(this.kernel), 'pages alive after every process exited').toBe(0);
     expect(checkInvariants(this.kernel)).toEqual([]);
     const fresh = this.kernel.createProcess();
     for (const id of this.groupIds) fresh.open(`/dev/vfio/${id}`);
