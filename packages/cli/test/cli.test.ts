@@ -64,7 +64,7 @@ describe('vfio-ts demo on the simulator', () => {
 
   test('a device that cannot reach the window makes the round trip fail, and the demo says so', async () => {
     // QEMU's default edu dma_mask (28 bits) cannot address 0x0800000000000000: the DMA lands outside any mapping.
-    const host = simHostFor(profiles['ppc64le-pseries']!);
+    const host = simHostFor({ ...profiles['ppc64le-pseries']!, eduDmaMask: (1n << 28n) - 1n });
     const lines: string[] = [];
     const r = await runDemo(
       host,

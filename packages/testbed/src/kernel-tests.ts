@@ -34,8 +34,6 @@ export const kernelTestModules: readonly KernelTestModule[] = [
   // Differential conformance: each scenario on the real kernel, then on the simulator's model of the guest, traces
   // compared (packages/conformance). Its own boot: hazardous scenarios are skipped, but a real failure must not spread.
   { name: 'conformance-differential', path: here('../../conformance/test/kernel/conformance.ts'), ownBoot: true },
-  // Its own boot: scenarios that leave the kernel damaged must not take the cases above with them.
-  { name: 'conformance', path: here('./cases/conformance.ts'), ownBoot: true },
   // Its own boot with world-accessible /dev/vfio: a child drops to an unprivileged uid for the RLIMIT_MEMLOCK case.
   { name: 'faults', path: here('../kernel-tests/faults/process-faults.ts'), ownBoot: true, devVfioMode: '666' },
 ];

@@ -37,6 +37,8 @@ const spapr: SpaprPlatformParams = { eehEnabled: false };
 export const pseriesProfile: PlatformProfile = {
   name: 'ppc64le-pseries',
   arch: 'ppc64le',
+  // As the testbed guest's edu (dma_mask=0xffffffffffffffff): a 64-bit window at 0x0800000000000000 is reachable.
+  eduDmaMask: 0xffff_ffff_ffff_ffffn,
   littleEndian: true,
   pageSize: 4096,
   iommuDrivers: [tceIommuDriverOps],

@@ -11,6 +11,8 @@ import { vfioIommuType1DriverOps } from '../type1/driver-ops.js';
 export const x86Q35Profile: PlatformProfile = {
   name: 'x86_64-q35',
   kernelVersion: '6.1',
+  // The testbed starts edu with dma_mask=0xffffffffffffffff (QEMU's default is 28 bits); the profile matches it.
+  eduDmaMask: 0xffff_ffff_ffff_ffffn,
   arch: 'x86_64',
   littleEndian: true,
   pageSize: 4096,
