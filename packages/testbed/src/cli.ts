@@ -89,6 +89,7 @@ async function bootAndReport(
         console.log(
           `   ${mark} ${suite.name}/${t.name}${t.durationMs !== undefined ? ` ${t.durationMs} ms` : ''}${why}`,
         );
+        for (const line of t.log ?? []) console.log(`        ${line}`);
       }
     }
     const s = summarize(run.results);

@@ -88,7 +88,10 @@ export async function runGuestSuites(modules: readonly TestModule[], options: Gu
           skip: (reason) => {
             throw new KernelTestSkip(reason);
           },
-          log: (message) => console.log(`    ${message}`),
+          log: (message) => {
+            console.log(`    ${message}`);
+            (result.log ??= []).push(message);
+          },
         }).then(
           () => Object.assign(result, { status: 'passed' }),
           (error: unknown) =>

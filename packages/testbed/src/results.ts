@@ -27,6 +27,8 @@ export interface TestResult {
   error?: { readonly message: string; readonly code?: string; readonly stack?: string };
   /** For `skipped`. */
   reason?: string;
+  /** What the case said through `ctx.log` (measurements, counts), shown by `test-kernel` under the case. */
+  log?: string[];
 }
 
 export interface ResultSummary {
