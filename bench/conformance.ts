@@ -6,7 +6,7 @@
  * with VFIO_TS_QEMU=1; otherwise the table says why it is missing. The ratio compares the time spent in the same
  * scenario × mode cases (guest boot excluded, shown apart).
  */
-import { runConformance, spaprModes, type1Modes, type Mode } from '@vfio-ts/conformance';
+import { type Mode, runConformance, spaprModes, type1Modes } from '@vfio-ts/conformance';
 import { simSystem } from '@vfio-ts/conformance/sim';
 
 export interface ConformanceSide {

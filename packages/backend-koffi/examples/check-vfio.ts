@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The README's example, kept runnable: npx tsx --conditions=@vfio-ts/source packages/backend-koffi/examples/check-vfio.ts
 import { createKoffiBackend } from '@vfio-ts/backend-koffi';
-import { codec, ioctlNumber, VFIO_API_VERSION, VFIO_TYPE1v2_IOMMU } from '@vfio-ts/uapi';
+import { ioctlNumber, VFIO_API_VERSION, VFIO_TYPE1v2_IOMMU } from '@vfio-ts/uapi';
 
 const backend = createKoffiBackend(); // arch from process.arch: x86_64, aarch64 or ppc64le
 try {

@@ -90,7 +90,7 @@ export async function runGuestSuites(modules: readonly TestModule[], options: Gu
           },
           log: (message) => {
             console.log(`    ${message}`);
-            (result.log ??= []).push(message);
+            result.log = [...(result.log ?? []), message];
           },
         }).then(
           () => Object.assign(result, { status: 'passed' }),
