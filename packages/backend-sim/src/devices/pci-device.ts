@@ -27,7 +27,26 @@ export const PCI_ROM_ADDRESS_ENABLE = 0x1;
 export const PCI_COMMAND_INTX_DISABLE = 0x400;
 export const PCI_STATUS_CAP_LIST = 0x10;
 export const PCI_CAP_ID_MSI = 0x05;
+export const PCI_CAP_ID_MSIX = 0x11;
+export const PCI_CAP_LIST_NEXT = 1;
+/** MSI-X capability: Message Control, Table Offset/BIR, PBA Offset/BIR (pci_regs.h). */
+export const PCI_MSIX_FLAGS = 2;
+export const PCI_MSIX_FLAGS_QSIZE = 0x07ff;
+export const PCI_MSIX_FLAGS_ENABLE = 0x8000;
+export const PCI_MSIX_TABLE = 4;
+export const PCI_MSIX_PBA = 8;
+export const PCI_MSIX_TABLE_BIR = 0x7;
+export const PCI_MSIX_TABLE_OFFSET = 0xfffffff8;
+/** One MSI-X table entry: address lo/hi, data, vector control (bit 0 = masked). */
+export const PCI_MSIX_ENTRY_SIZE = 16;
 export const PCI_CFG_SPACE_SIZE = 256;
+
+/** Where a device keeps its MSI-X table and PBA (both in `bar`). */
+export interface MsixLayout {
+  readonly bar: number;
+  readonly tableOffset: number;
+  readonly pbaOffset: number;
+}
 
 export interface BarDef {
   readonly size: number;
@@ -61,7 +80,9 @@ export abstract class PciDevice implements SimDevice {
     return this.spec.reset === true;
   }
   abstract readonly msiVectors: number;
+  /** MSI-X table size (0: no MSI-X capability) and where table and PBA live. */
   readonly msixTableSize: number = 0;
+  readonly msixLayout: MsixLayout | null = null;
   irqSink: IrqSink | null = null;
   /** Set by vfio-pci when it enables MSI on the device (≙ the MSI capability's enable bit). */
   msiEnabled = false;
@@ -105,13 +126,28 @@ export abstract class PciDevice implements SimDevice {
     this.config[PCI_INTERRUPT_PIN] = intxPin;
     this.config[PCI_INTERRUPT_LINE] = this.spec.firmware?.interruptLine ?? 0;
     dv.setUint16(PCI_COMMAND, this.spec.firmware?.command ?? 0, true);
-    if (this.msiVectors > 0) {
-      // One MSI capability at 0x40: 64-bit, Multiple Message Capable = log2(vectors).
+    // Capabilities from 0x40 on, chained in this order: MSI, MSI-X.
+    let prev = PCI_CAPABILITY_LIST;
+    const addCap = (at: number, id: number): void => {
       dv.setUint16(PCI_STATUS, PCI_STATUS_CAP_LIST, true);
-      this.config[PCI_CAPABILITY_LIST] = 0x40;
-      this.config[0x40] = PCI_CAP_ID_MSI;
-      this.config[0x41] = 0;
+      this.config[prev] = at;
+      this.config[at] = id;
+      this.config[at + PCI_CAP_LIST_NEXT] = 0;
+      prev = at + PCI_CAP_LIST_NEXT;
+    };
+    if (this.msiVectors > 0) {
+      // MSI: 64-bit, Multiple Message Capable = log2(vectors).
+      addCap(0x40, PCI_CAP_ID_MSI);
       dv.setUint16(0x42, 0x80 | (Math.log2(this.msiVectors) << 1), true);
+    }
+    const msix = this.msixLayout;
+    if (this.msixTableSize > 0 && msix !== null) {
+      // MSI-X: Table Size - 1 in Message Control (enable and function mask clear), table and PBA offset | BIR.
+      const at = this.msiVectors > 0 ? 0x50 : 0x40;
+      addCap(at, PCI_CAP_ID_MSIX);
+      dv.setUint16(at + PCI_MSIX_FLAGS, (this.msixTableSize - 1) & PCI_MSIX_FLAGS_QSIZE, true);
+      dv.setUint32(at + PCI_MSIX_TABLE, (msix.tableOffset | msix.bar) >>> 0, true);
+      dv.setUint32(at + PCI_MSIX_PBA, (msix.pbaOffset | msix.bar) >>> 0, true);
     }
     for (let i = 0; i < 6; i++) {
       const bar = this.bars[i];
@@ -131,6 +167,38 @@ export abstract class PciDevice implements SimDevice {
 
   get intxPin(): number {
     return this.config[PCI_INTERRUPT_PIN]!;
+  }
+
+  /** ≙ pci_find_capability: config offset of capability `id`, 0 when absent. */
+  findCapability(id: number): number {
+    if ((this.config[PCI_STATUS]! & PCI_STATUS_CAP_LIST) === 0) return 0;
+    let pos = this.config[PCI_CAPABILITY_LIST]! & ~3;
+    for (let ttl = 48; pos >= 0x40 && ttl > 0; ttl--) {
+      if (this.config[pos] === id) return pos;
+      pos = this.config[pos + PCI_CAP_LIST_NEXT]! & ~3;
+    }
+    return 0;
+  }
+
+  /** MSI-X Message Control as the hardware holds it (vfio passes it through unvirtualized). */
+  get msixControl(): number {
+    const at = this.findCapability(PCI_CAP_ID_MSIX);
+    return at === 0 ? 0 : this.config[at + PCI_MSIX_FLAGS]! | (this.config[at + PCI_MSIX_FLAGS + 1]! << 8);
+  }
+
+  /** The host's MSI core turning MSI-X on or off (≙ pci_msix_enable / pci_msix_shutdown writing the enable bit). */
+  setMsixEnable(on: boolean): void {
+    const at = this.findCapability(PCI_CAP_ID_MSIX);
+    if (at === 0) return;
+    const ctl = on ? this.msixControl | PCI_MSIX_FLAGS_ENABLE : this.msixControl & ~PCI_MSIX_FLAGS_ENABLE;
+    new DataView(this.config.buffer).setUint16(at + PCI_MSIX_FLAGS, ctl, true);
+  }
+
+  /** An MSI-X message on `vector`: delivered only while MSI-X is enabled and the vector exists. */
+  protected raiseMsix(vector: number): boolean {
+    if ((this.msixControl & PCI_MSIX_FLAGS_ENABLE) === 0 || vector >= this.msixTableSize) return false;
+    this.irqSink?.msi(vector);
+    return true;
   }
 
   /** An MMIO or port read of `size` (1, 2, 4, 8) bytes at `offset` of `bar`. */

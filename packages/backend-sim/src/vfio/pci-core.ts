@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /** ≙ drivers/vfio/pci/vfio_pci_core.c (+ vfio_pci_rdwr.c): the device fd of a vfio-pci device. */
 import {
+  buildCapabilityChain,
   codec,
   errnoNumber,
   minArgsz,
@@ -35,11 +36,25 @@ import {
   VFIO_PCI_REQ_IRQ_INDEX,
   VFIO_PCI_ROM_REGION_INDEX,
   VFIO_PCI_VGA_REGION_INDEX,
+  VFIO_REGION_INFO_CAP_MSIX_MAPPABLE,
+  VFIO_REGION_INFO_FLAG_CAPS,
   VFIO_REGION_INFO_FLAG_MMAP,
   VFIO_REGION_INFO_FLAG_READ,
   VFIO_REGION_INFO_FLAG_WRITE,
 } from '@vfio-ts/uapi';
-import { PCI_COMMAND_IO, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, type PciDevice } from '../devices/pci-device.js';
+import {
+  PCI_CAP_ID_MSIX,
+  PCI_COMMAND_IO,
+  PCI_COMMAND_MASTER,
+  PCI_COMMAND_MEMORY,
+  PCI_MSIX_ENTRY_SIZE,
+  PCI_MSIX_FLAGS,
+  PCI_MSIX_FLAGS_QSIZE,
+  PCI_MSIX_TABLE,
+  PCI_MSIX_TABLE_BIR,
+  PCI_MSIX_TABLE_OFFSET,
+  type PciDevice,
+} from '../devices/pci-device.js';
 import { type EventfdCtx, eventfdCtxFdget } from '../fd/eventfd.js';
 import type { MmapRequest } from '../fd/file.js';
 import type { SimKernel } from '../kernel.js';
@@ -101,6 +116,10 @@ export class VfioPciCoreDevice {
   droppedConfigWrites = 0;
   resets = 0;
   readonly ioeventfds: VfioPciIoeventfd[] = [];
+  /** BAR holding the MSI-X table (0xff: none), the table's offset and size in bytes (read at enable). */
+  msixBar = 0xff;
+  msixOffset = 0;
+  msixSize = 0;
 
   constructor(
     readonly kernel: SimKernel,
@@ -125,6 +144,15 @@ export function vfioPciCoreOpen(vdev: VfioPciCoreDevice): number {
   vdev.savedCommand = cmd;
   if (dev.resetWorks) dev.reset();
   vdev.resetWorks = dev.resetWorks;
+  const msixPos = dev.findCapability(PCI_CAP_ID_MSIX);
+  if (msixPos !== 0) {
+    const dv = new DataView(dev.config.buffer);
+    const flags = dv.getUint16(msixPos + PCI_MSIX_FLAGS, true);
+    const table = dv.getUint32(msixPos + PCI_MSIX_TABLE, true);
+    vdev.msixBar = table & PCI_MSIX_TABLE_BIR;
+    vdev.msixOffset = (table & PCI_MSIX_TABLE_OFFSET) >>> 0;
+    vdev.msixSize = ((flags & PCI_MSIX_FLAGS_QSIZE) + 1) * PCI_MSIX_ENTRY_SIZE;
+  } else vdev.msixBar = 0xff;
   dev.irqSink = { intx: (level) => vfioIntxHandler(vdev, level), msi: (v) => vfioMsiHandler(vdev, v) };
   return 0;
 }
@@ -152,8 +180,12 @@ function vfioPciGetIrqCount(vdev: VfioPciCoreDevice, index: number): number {
       return dev.intxPin !== 0 ? 1 : 0;
     case VFIO_PCI_MSI_IRQ_INDEX:
       return dev.msiVectors;
-    case VFIO_PCI_MSIX_IRQ_INDEX:
-      return dev.msixTableSize;
+    case VFIO_PCI_MSIX_IRQ_INDEX: {
+      const pos = dev.findCapability(PCI_CAP_ID_MSIX);
+      if (pos === 0) return 0;
+      const flags = dev.config[pos + PCI_MSIX_FLAGS]! | (dev.config[pos + PCI_MSIX_FLAGS + 1]! << 8);
+      return (flags & PCI_MSIX_FLAGS_QSIZE) + 1;
+    }
     case VFIO_PCI_ERR_IRQ_INDEX:
       return dev.isPcie ? 1 : 0;
     case VFIO_PCI_REQ_IRQ_INDEX:
@@ -196,6 +228,8 @@ function vfioPciIoctlGetRegionInfo(vdev: VfioPciCoreDevice, arg: UserArg): numbe
   const index: number = info.index;
   const dev = vdev.dev;
   const offset = BigInt(index) << VFIO_PCI_OFFSET_SHIFT;
+  // ≙ struct vfio_info_cap: the chain as vfio_info_cap_shift leaves it, offsets from the start of the info struct.
+  let caps: Uint8Array | null = null;
   if (index === VFIO_PCI_CONFIG_REGION_INDEX) {
     info.offset = offset;
     info.size = BigInt(dev.config.length);
@@ -207,7 +241,16 @@ function vfioPciIoctlGetRegionInfo(vdev: VfioPciCoreDevice, arg: UserArg): numbe
     if (bar === undefined) info.flags = 0;
     else {
       info.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
-      if (barMmapSupported(vdev, index)) info.flags |= VFIO_REGION_INFO_FLAG_MMAP;
+      if (barMmapSupported(vdev, index)) {
+        info.flags |= VFIO_REGION_INFO_FLAG_MMAP;
+        // msix_mmappable_cap: the table may be mmapped along with the rest of the BAR (header only, v1).
+        if (index === vdev.msixBar)
+          caps = buildCapabilityChain(
+            [{ struct: 'vfio_info_cap_header', value: { id: VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, version: 1 } }],
+            arch,
+            c.size,
+          );
+      }
     }
   } else if (index === VFIO_PCI_ROM_REGION_INDEX) {
     info.offset = offset;
@@ -220,6 +263,16 @@ function vfioPciIoctlGetRegionInfo(vdev: VfioPciCoreDevice, arg: UserArg): numbe
     return -EINVAL;
   } else {
     return -EINVAL;
+  }
+  if (caps !== null && caps.length > 0) {
+    info.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+    if (info.argsz < c.size + caps.length) {
+      info.argsz = c.size + caps.length;
+      info.capOffset = 0;
+    } else {
+      if (arg.copyToUser(caps, c.size) < 0) return -EFAULT;
+      info.capOffset = c.size;
+    }
   }
   // Everything the user passed beyond what is set here is echoed back unchanged.
   return arg.copyToUser(c.encode(info).subarray(0, minsz)) < 0 ? -EFAULT : 0;
@@ -236,7 +289,8 @@ function vfioPciIoctlGetIrqInfo(vdev: VfioPciCoreDevice, arg: UserArg): number {
   info.flags = VFIO_IRQ_INFO_EVENTFD;
   info.count = vfioPciGetIrqCount(vdev, info.index!);
   if (info.index === VFIO_PCI_INTX_IRQ_INDEX) info.flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
-  // No simulated device has dynamic MSI-X allocation.
+  // Dynamic MSI-X allocation (6.5+) would drop NORESIZE for MSI-X; the simulated platforms' MSI domains (interrupt
+  // remapping on q35) do not offer it, so every index but INTx is NORESIZE.
   else info.flags |= VFIO_IRQ_INFO_NORESIZE;
   return arg.copyToUser(c.encode(info).subarray(0, minsz)) < 0 ? -EFAULT : 0;
 }
@@ -381,10 +435,12 @@ function vfioPciIoeventfd(
 ): number {
   const pos = Number(offset & VFIO_PCI_OFFSET_MASK);
   const bar = Number(offset >> VFIO_PCI_OFFSET_SHIFT);
-  // Only BARs; no simulated device has an MSI-X table to protect.
+  // Only BARs, and never over the MSI-X table (an ioeventfd would work around the table's write protection).
   if (bar > VFIO_PCI_BAR5_REGION_INDEX) return -EINVAL;
   const def = vdev.dev.bars[bar];
   if (pos + count > (def?.size ?? 0)) return -EINVAL;
+  if (bar === vdev.msixBar && !(pos + count <= vdev.msixOffset || pos >= vdev.msixOffset + vdev.msixSize))
+    return -EINVAL;
   const found = vdev.ioeventfds.findIndex(
     (i) => i.pos === pos && i.bar === bar && i.data === data && i.count === count,
   );
@@ -449,7 +505,10 @@ export function vfioPciCoreIoctl(vdev: VfioPciCoreDevice, request: number, arg: 
   }
 }
 
-/** @see vfio_pci_rdwr.c vfio_pci_bar_rw: aligned 8/4/2/1 accesses, clipped at the end of the BAR. */
+/**
+ * @see vfio_pci_rdwr.c vfio_pci_bar_rw / do_io_rw: aligned 8/4/2/1 accesses, clipped at the end of the BAR; the
+ * MSI-X table is an excluded range (reads 0xff, writes dropped, no access reaches the device, none crosses it).
+ */
 function vfioPciBarRw(vdev: VfioPciCoreDevice, buf: Uint8Array, index: number, pos: number, write: boolean): number {
   const dev = vdev.dev;
   const isRom = index === VFIO_PCI_ROM_REGION_INDEX;
@@ -458,12 +517,24 @@ function vfioPciBarRw(vdev: VfioPciCoreDevice, buf: Uint8Array, index: number, p
   if (pos >= bar.size) return -EINVAL;
   const count = Math.min(buf.length, bar.size - pos);
   const io = 'io' in bar && bar.io === true;
-  if (!io && (dev.command & PCI_COMMAND_MEMORY) === 0) return -EIO;
+  const xStart = !isRom && index === vdev.msixBar ? vdev.msixOffset : 0;
+  const xEnd = !isRom && index === vdev.msixBar ? vdev.msixOffset + vdev.msixSize : 0;
+  // Memory decode is tested per device access: an access wholly inside the excluded range never fails with EIO.
+  const allExcluded = pos >= xStart && pos + count <= xEnd;
+  if (!io && !allExcluded && (dev.command & PCI_COMMAND_MEMORY) === 0) return -EIO;
   let done = 0;
   while (done < count) {
     const off = pos + done;
     const left = count - done;
-    const size = left >= 8 && off % 8 === 0 ? 8 : left >= 4 && off % 4 === 0 ? 4 : left >= 2 && off % 2 === 0 ? 2 : 1;
+    const fillable = off < xStart ? Math.min(left, xStart - off) : off >= xEnd ? left : 0;
+    if (fillable === 0) {
+      const filled = Math.min(left, xEnd - off);
+      if (!write) buf.fill(0xff, done, done + filled);
+      done += filled;
+      continue;
+    }
+    const size =
+      fillable >= 8 && off % 8 === 0 ? 8 : fillable >= 4 && off % 4 === 0 ? 4 : fillable >= 2 && off % 2 === 0 ? 2 : 1;
     if (isRom) buf.set(dev.rom!.subarray(off, off + size), done);
     else if (write) dev.barWrite(index, off, size, dev.decodeRegister(buf.subarray(done, done + size)));
     else buf.set(dev.encodeRegister(dev.barRead(index, off, size), size), done);

@@ -22,6 +22,7 @@ import type { VfioPciCoreDevice } from './pci-core.js';
 const EINVAL = errnoNumber('EINVAL');
 const ENODEV = errnoNumber('ENODEV');
 const ENOTTY = errnoNumber('ENOTTY');
+const ERANGE = errnoNumber('ERANGE');
 
 export type IrqType = 'none' | 'intx' | 'msi' | 'msix';
 
@@ -68,6 +69,8 @@ export function vfioIntxDisable(vdev: VfioPciCoreDevice): void {
 export function vfioMsiDisable(vdev: VfioPciCoreDevice): void {
   vdev.msiTriggers = [];
   vdev.dev.msiEnabled = false;
+  // pci_free_irq_vectors: MSI-X Enable, which vfio does not virtualize, reads back clear.
+  if (vdev.irqType === 'msix') vdev.dev.setMsixEnable(false);
   vdev.irqType = 'none';
 }
 
@@ -165,15 +168,19 @@ function vfioPciSetMsiTrigger(
   if (!(irqIs(vdev, index) || vdev.irqType === 'none')) return -EINVAL;
   if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
     if (irqIs(vdev, index)) return vfioMsiSetBlock(vdev, start, count, data!, current);
-    // vfio_msi_enable
+    // vfio_msi_enable: pci_alloc_irq_vectors(pdev, 1, start + count) refuses a maximum below the minimum.
+    if (start + count < 1) return -ERANGE;
     vdev.msiTriggers = new Array(start + count).fill(null);
     vdev.irqType = msix ? 'msix' : 'msi';
     vdev.dev.msiEnabled = true;
+    if (msix) vdev.dev.setMsixEnable(true);
     const ret = vfioMsiSetBlock(vdev, start, count, data!, current);
     if (ret !== 0) vfioMsiDisable(vdev);
     return ret;
   }
   if (!irqIs(vdev, index)) return -EINVAL;
+  // Before 6.5 (num_ctx) the loopback range had to lie within the enabled vectors.
+  if (!vdev.kernel.kernelAtLeast('6.5') && start + count > vdev.msiTriggers.length) return -EINVAL;
   for (let i = start; i < start + count; i++) {
     const trigger = vdev.msiTriggers[i];
     if (trigger === undefined || trigger === null) continue;
@@ -183,7 +190,12 @@ function vfioPciSetMsiTrigger(
   return 0;
 }
 
-/** @see vfio_pci_intrs.c vfio_msi_set_block: all or nothing. */
+/**
+ * @see vfio_pci_intrs.c vfio_msi_set_block. Before 6.5 the whole range must lie within the enabled vectors
+ * (EINVAL, nothing changed). From 6.5 each vector is handled in turn: fd < 0 unbinds (a vector never enabled is
+ * fine), binding a vector beyond those enabled is EINVAL (no dynamic MSI-X here). On any error every vector from
+ * `start` up to the failing one is left unbound, the ones bound before the call included.
+ */
 function vfioMsiSetBlock(
   vdev: VfioPciCoreDevice,
   start: number,
@@ -191,20 +203,15 @@ function vfioMsiSetBlock(
   fds: readonly number[],
   current: Process,
 ): number {
-  const before = vdev.msiTriggers.slice();
+  const enabled = vdev.msiTriggers.length;
+  if (!vdev.kernel.kernelAtLeast('6.5') && (start >= enabled || start + count > enabled)) return -EINVAL;
   for (let j = start; j < start + count; j++) {
     const fd = fds[j - start]!;
-    // Vectors beyond those enabled cannot be added without dynamic MSI-X allocation.
-    if (j >= vdev.msiTriggers.length) {
-      if (fd < 0) continue;
-      vdev.msiTriggers = before;
-      return -EINVAL;
-    }
-    vdev.msiTriggers[j] = null;
+    if (j < enabled) vdev.msiTriggers[j] = null;
     if (fd < 0) continue;
-    const ctx = eventfdCtxFdget(current.fds.get(fd));
+    const ctx = j < enabled ? eventfdCtxFdget(current.fds.get(fd)) : -EINVAL;
     if (typeof ctx === 'number') {
-      for (let i = start; i < j; i++) vdev.msiTriggers[i] = null;
+      for (let i = start; i <= j && i < enabled; i++) vdev.msiTriggers[i] = null;
       return ctx;
     }
     vdev.msiTriggers[j] = ctx;
