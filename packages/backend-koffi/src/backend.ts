@@ -208,7 +208,12 @@ class KoffiBackendImpl implements KoffiBackend {
     const rounded = Math.ceil(length / this.pageSize) * this.pageSize;
     const prot = options.prot ?? this.#sc.PROT_READ | this.#sc.PROT_WRITE;
     const anonymous = options.fd === undefined;
-    const flags = anonymous ? this.#sc.MAP_PRIVATE | this.#sc.MAP_ANONYMOUS : this.#sc.MAP_SHARED;
+    // Anonymous memory is populated at once (write faults for a writable mapping): a read-only DMA pin of a page the
+    // process never touched pins the shared zero page, and the device never sees what the process writes there later
+    // (seen on the real 6.1 x86_64 guest). Populated, the real kernel matches the simulator's model of mmap.
+    const flags = anonymous
+      ? this.#sc.MAP_PRIVATE | this.#sc.MAP_ANONYMOUS | this.#sc.MAP_POPULATE
+      : this.#sc.MAP_SHARED;
     const address = this.#libc.mmap(0n, rounded, prot, flags, options.fd ?? -1, options.offset ?? 0n);
     if (this.#failed(address)) {
       const fd = options.fd;

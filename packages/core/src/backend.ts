@@ -64,7 +64,11 @@ export interface Backend {
   pread(fd: number, buffer: Uint8Array, offset: bigint): number;
   /** pwrite(2): bytes written. */
   pwrite(fd: number, buffer: Uint8Array, offset: bigint): number;
-  /** mmap(2): anonymous memory (for DMA) or a device region. */
+  /**
+   * mmap(2): anonymous memory (for DMA) or a device region. Anonymous memory is populated (backed by real pages)
+   * before this returns, so that a read-only DMA mapping made before the first write pins the page the process sees,
+   * not the shared zero page.
+   */
   mmap(options: MmapOptions): Mapping;
   /** munmap(2) of a whole mapping returned by `mmap`. */
   munmap(mapping: Mapping): void;

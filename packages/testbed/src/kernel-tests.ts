@@ -33,6 +33,8 @@ export const kernelTestModules: readonly KernelTestModule[] = [
   { name: 'backend-koffi-sequence', path: here('../../backend-koffi/test/kernel/sequence.ts') },
   // The typed API's edu driver (packages/core): identification, factorial, interrupts, DMA through each IOMMU.
   { name: 'core-edu-driver', path: here('../../core/test/kernel/edu-driver.ts') },
+  // `vfio-ts demo --backend koffi`, the command users run on a real host.
+  { name: 'cli-demo', path: here('../../cli/test/kernel/demo.ts') },
   // Differential conformance: each scenario on the real kernel, then on the simulator's model of the guest, traces
   // compared (packages/conformance). Its own boot: hazardous scenarios are skipped, but a real failure must not spread.
   { name: 'conformance-differential', path: here('../../conformance/test/kernel/conformance.ts'), ownBoot: true },
