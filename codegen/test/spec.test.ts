@@ -93,7 +93,7 @@ describe('header extraction', () => {
     const structs = new Set(facts.structs.map((s) => s.name));
     const missing = facts.ioctls
       .map((i) => i.docSignature?.argument?.replace(/^struct /, ''))
-      .filter((a): a is string => a?.startsWith('vfio_') && !structs.has(a));
+      .filter((a): a is string => a?.startsWith('vfio_') === true && !structs.has(a));
     expect(missing.sort()).toEqual([
       'vfio_device_query_gfx_plane',
       'vfio_dma_map',

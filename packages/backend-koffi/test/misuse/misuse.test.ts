@@ -65,7 +65,7 @@ describe('struct buffers the caller tries to make too short', () => {
 
   it('a buffer detached by a transfer is refused, not read', () => {
     const buf = info.encode({ argsz: info.size } as never);
-    structuredClone(buf.buffer, { transfer: [buf.buffer] });
+    structuredClone(buf.buffer, { transfer: [buf.buffer as ArrayBuffer] });
     expect(buf.byteLength).toBe(0);
     const e = expectClearError(() => backend.ioctl(closedFd(), ioctlNumber(name, arch), buf, { name }));
     expect(e.code).toMatch(/^VFIO_TS_/);
