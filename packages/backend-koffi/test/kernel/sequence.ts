@@ -516,6 +516,90 @@ export const cases: Record<string, KernelCase> = {
       ctx,
     ),
 
+  'misuse: a DMA buffer munmapped while still DMA-mapped stays pinned, and device writes reach no process memory': (
+    backend,
+    ctx = quiet,
+  ) =>
+    withDevice(
+      backend,
+      async (opened, res) => {
+        const edu = probeDevice(backend, opened.device);
+        const before = lockedKiB();
+        // Not dmaBuffer(): this mapping is given back by hand, in the wrong order, which is the point.
+        const mapping = backend.mmap({ length: backend.pageSize });
+        mapping.bytes.fill(0x5a);
+        let iova: bigint;
+        let undo: () => void;
+        if (opened.model === 'type1v2') {
+          iova = 0x100000n;
+          undo = mapDma(backend, opened.container, mapping, iova, res);
+        } else {
+          const region = { vaddr: mapping.address, size: BigInt(mapping.length) };
+          structIoctl(
+            backend,
+            opened.container,
+            'VFIO_IOMMU_SPAPR_REGISTER_MEMORY',
+            'vfio_iommu_spapr_register_memory',
+            region,
+          );
+          const info = structIoctl(
+            backend,
+            opened.container,
+            'VFIO_IOMMU_SPAPR_TCE_GET_INFO',
+            'vfio_iommu_spapr_tce_info',
+          );
+          iova = BigInt(info.dma32WindowStart);
+          structIoctl(backend, opened.container, 'VFIO_IOMMU_MAP_DMA', 'vfio_iommu_type1_dma_map', {
+            flags: k('VFIO_DMA_MAP_FLAG_READ') | k('VFIO_DMA_MAP_FLAG_WRITE'),
+            vaddr: mapping.address,
+            iova,
+            size: BigInt(mapping.length),
+          });
+          let done = false;
+          undo = () => {
+            if (done) return;
+            done = true;
+            structIoctl(backend, opened.container, 'VFIO_IOMMU_UNMAP_DMA', 'vfio_iommu_type1_dma_unmap', {
+              iova,
+              size: BigInt(mapping.length),
+            });
+            // DPDK's order: unmap before unregister.
+            structIoctl(
+              backend,
+              opened.container,
+              'VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY',
+              'vfio_iommu_spapr_register_memory',
+              region,
+            );
+          };
+          res.add(undo);
+        }
+        const pinned = lockedKiB();
+        check(pinned > before, `mapping charged nothing (${before} -> ${pinned} KiB)`);
+        backend.munmap(mapping);
+        // The kernel still holds the page for the IOMMU: the charge stays until UNMAP_DMA.
+        check(lockedKiB() === pinned, `munmap while DMA-mapped changed locked_vm (${pinned} -> ${lockedKiB()} KiB)`);
+        // What now sits at that address (koffi's placeholder, or anything else) must not see the device's writes.
+        const fresh = backend.mmap({ length: backend.pageSize });
+        res.add(() => backend.munmap(fresh));
+        await edu.dma('to-ram', iova, DMA_BYTES);
+        check(
+          fresh.bytes.subarray(0, DMA_BYTES).every((b) => b === 0),
+          'a DMA into the old IOVA showed up in memory the process mapped afterwards',
+        );
+        undo();
+        // The pinned page's charge goes with UNMAP_DMA (sPAPR: with UNREGISTER); the default window's TCE table,
+        // created by the first MAP, stays charged until the container closes, which withDevice checks.
+        const released = pinned - lockedKiB();
+        check(
+          released === mapping.length / 1024,
+          `UNMAP_DMA released ${released} KiB of a ${mapping.length / 1024} KiB pin`,
+        );
+        ctx.log(`${opened.model}: ${mapping.length / 1024} KiB stayed pinned across munmap, released by UNMAP_DMA`);
+      },
+      ctx,
+    ),
+
   'errors name the ioctl: GET_DEVICE_FD for a device not in the group': (backend, ctx = quiet) =>
     withDevice(
       backend,
