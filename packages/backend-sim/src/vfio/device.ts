@@ -83,8 +83,11 @@ export function vfioDfGroupClose(device: VfioDevice, current: Process): void {
 function vfioDeviceFopsUnlIoctl(file: SimFile<VfioDevice>, request: number, arg: UserArg, current: Process): number {
   const device = file.privateData;
   const k = device.kernel;
-  // BIND_IOMMUFD is for cdev fds only; a group-obtained fd refuses it before anything else.
-  if (hasIoctl(k, 'VFIO_DEVICE_BIND_IOMMUFD') && request === k.nr('VFIO_DEVICE_BIND_IOMMUFD')) return -EINVAL;
+  // BIND_IOMMUFD is for cdev fds only; a group-obtained fd refuses it before anything else. Without
+  // CONFIG_VFIO_DEVICE_CDEV (before 6.6, and never with SPAPR_TCE_IOMMU) it is an unknown request → ENOTTY.
+  // @see vfio_main.c vfio_device_fops_unl_ioctl; drivers/vfio/Kconfig VFIO_DEVICE_CDEV
+  const cdev = k.kernelAtLeast('6.6') && k.profile.spapr === undefined;
+  if (cdev && hasIoctl(k, 'VFIO_DEVICE_BIND_IOMMUFD') && request === k.nr('VFIO_DEVICE_BIND_IOMMUFD')) return -EINVAL;
   return vfioPciCoreIoctl(device.pci, request, arg, current);
 }
 

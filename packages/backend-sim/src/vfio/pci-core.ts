@@ -365,13 +365,18 @@ function vfioPciIoctlReset(vdev: VfioPciCoreDevice): number {
 function vfioPciIoctlHotReset(vdev: VfioPciCoreDevice, arg: UserArg, name: string, struct: string): number {
   const arch = vdev.kernel.arch;
   const minsz = minArgsz(name as never, arch);
-  const hdr = arg.copyStructFromUser<Record<string, number>>(struct, minsz, arch);
-  if (typeof hdr === 'number') return hdr;
-  if (hdr.argsz! < minsz) return -EINVAL;
+  // Only the header (argsz, flags, count) is copied: the array behind it is read once the count is checked.
+  const raw = arg.copyFromUser(minsz);
+  if (typeof raw === 'number') return raw;
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.length);
+  const le = vdev.kernel.littleEndian;
+  const [argsz, flags, count] = [dv.getUint32(0, le), dv.getUint32(4, le), dv.getUint32(8, le)];
+  if (argsz < minsz) return -EINVAL;
   if (struct === 'vfio_pci_hot_reset') {
-    if (hdr.flags !== 0) return -EINVAL;
-    // A zero-length group array is only for cdev-opened devices.
-    if (hdr.count === 0) return -EINVAL;
+    if (flags !== 0) return -EINVAL;
+    // A zero-length group array is only for cdev-opened devices (6.5+; 6.1 probes the reset first → ENODEV).
+    // @see vfio_pci_core.c vfio_pci_ioctl_pci_hot_reset (`!!hdr.count == vfio_device_cdev_opened()`)
+    if (count === 0 && vdev.kernel.kernelAtLeast('6.5')) return -EINVAL;
   }
   return -ENODEV;
 }
@@ -401,18 +406,28 @@ function vfioIoctlDeviceFeature(vdev: VfioPciCoreDevice, arg: UserArg, current: 
     if (ret !== 1) return ret;
     const raw = arg.copyFromUser(entry.size, minsz);
     if (typeof raw === 'number') return raw;
-    const ctx = eventfdCtxFdget(current.fds.get(entry.decode(raw).wakeupEventfd));
+    const wakeupEventfd = entry.decode(raw).wakeupEventfd;
+    // @see vfio_pci_core.c vfio_pci_core_pm_entry_with_wakeup: a negative fd is EINVAL before the fd lookup.
+    if (wakeupEventfd < 0) return -EINVAL;
+    const ctx = eventfdCtxFdget(current.fds.get(wakeupEventfd));
     if (typeof ctx === 'number') return ctx;
-    vdev.lowPower = true;
-    return 0;
+    return vfioPciRuntimePmEntry(vdev);
   }
   if (feature === VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY || feature === VFIO_DEVICE_FEATURE_LOW_POWER_EXIT) {
     const ret = vfioCheckFeature(f.flags!, f.argsz!, VFIO_DEVICE_FEATURE_SET, 0);
     if (ret !== 1) return ret;
-    vdev.lowPower = feature === VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY;
+    if (feature === VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY) return vfioPciRuntimePmEntry(vdev);
+    vdev.lowPower = false;
     return 0;
   }
   return -ENOTTY;
+}
+
+/** @see vfio_pci_core.c vfio_pci_runtime_pm_entry: entering while already engaged is EINVAL. */
+function vfioPciRuntimePmEntry(vdev: VfioPciCoreDevice): number {
+  if (vdev.lowPower) return -EINVAL;
+  vdev.lowPower = true;
+  return 0;
 }
 
 /** @see include/linux/vfio.h vfio_check_feature: 0 for PROBE, 1 to go on, or -EINVAL. */

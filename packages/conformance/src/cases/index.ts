@@ -18,7 +18,16 @@ import { scenarios as s_spapr_unregister_memory } from './container/spapr-unregi
 import { scenarios as unknownIoctl } from './container/unknown-ioctl.js';
 import { scenarios as unmapDma } from './container/unmap-dma.js';
 import { scenarios as s_unmap_dma_spapr } from './container/unmap-dma-spapr.js';
+import { scenarios as s_device_attach_iommufd_pt } from './device/attach-iommufd-pt.js';
+import { scenarios as s_device_bind_iommufd } from './device/bind-iommufd.js';
+import { scenarios as s_device_detach_iommufd_pt } from './device/detach-iommufd-pt.js';
+import { scenarios as s_device_feature } from './device/feature.js';
+import { scenarios as s_device_get_gfx_dmabuf } from './device/get-gfx-dmabuf.js';
 import { scenarios as s_device_get_info } from './device/get-info.js';
+import { scenarios as s_device_get_pci_hot_reset_info } from './device/get-pci-hot-reset-info.js';
+import { scenarios as s_device_ioeventfd } from './device/ioeventfd.js';
+import { scenarios as s_device_pci_hot_reset } from './device/pci-hot-reset.js';
+import { scenarios as s_device_query_gfx_plane } from './device/query-gfx-plane.js';
 import { scenarios as deviceReadWrite } from './device/read-write.js';
 import { scenarios as s_device_set_irqs } from './device/set-irqs.js';
 import { scenarios as s_group_close } from './group/close.js';
@@ -41,6 +50,15 @@ export const scenarios: readonly Scenario[] = [
   ...s_device_get_info,
   ...s_device_set_irqs,
   ...deviceReadWrite,
+  ...s_device_feature,
+  ...s_device_ioeventfd,
+  ...s_device_get_pci_hot_reset_info,
+  ...s_device_pci_hot_reset,
+  ...s_device_query_gfx_plane,
+  ...s_device_get_gfx_dmabuf,
+  ...s_device_bind_iommufd,
+  ...s_device_attach_iommufd_pt,
+  ...s_device_detach_iommufd_pt,
 
   ...getApiVersion,
   ...checkExtension,
