@@ -74,7 +74,15 @@ echo "modules=$(cut -d' ' -f1 /proc/modules | tr '\\n' ' ')" >> $info
 echo "dev_vfio=$(ls /dev/vfio 2>/dev/null | tr '\\n' ' ')" >> $info
 echo "${markers.ready}"
 
+# The tmpfs on /tmp would hide host directories under /tmp that the run needs (a checkout in /tmp, its node_modules):
+# bind them aside first and put them back on top of the tmpfs.
+if [ -n "\${VFIO_TS_KEEP:-}" ]; then
+  mkdir -p /keep && mount -o bind "/newroot$VFIO_TS_KEEP" /keep || fail "cannot keep $VFIO_TS_KEEP"
+fi
 mount -t tmpfs -o size=256m tmpfs /newroot/tmp || fail "cannot mount a tmpfs on the root's /tmp"
+if [ -n "\${VFIO_TS_KEEP:-}" ]; then
+  mkdir -p "/newroot$VFIO_TS_KEEP" && mount -o bind /keep "/newroot$VFIO_TS_KEEP" || fail "cannot restore $VFIO_TS_KEEP"
+fi
 mount -t proc proc /newroot/proc
 mount -t sysfs sysfs /newroot/sys
 mount -t devtmpfs devtmpfs /newroot/dev

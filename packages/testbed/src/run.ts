@@ -211,9 +211,11 @@ function prepareRunDir(
   const mode = options.devVfioMode ?? '';
   if (!/^[0-7]{0,4}$/.test(mode))
     throw new TestbedError('VFIO_TS_TESTBED_ENV', `devVfioMode '${mode}' is not an octal mode`);
+  // A host checkout under /tmp (CI clones often are) would vanish under the guest's tmpfs /tmp: init keeps it.
+  const keep = image.koffiModules.startsWith('/tmp/') ? image.koffiModules : '';
   writeFileSync(
     join(runDir, 'params.sh'),
-    `VFIO_TS_BIND=${shellQuote(bind)}\nVFIO_TS_DEV_VFIO_MODE=${shellQuote(mode)}\n`,
+    `VFIO_TS_BIND=${shellQuote(bind)}\nVFIO_TS_DEV_VFIO_MODE=${shellQuote(mode)}\nVFIO_TS_KEEP=${shellQuote(keep)}\n`,
   );
   const env: Record<string, string> = {
     HOME: '/tmp',
