@@ -171,7 +171,7 @@ function emitStruct(
             ? `if (${m.key}.length > ${m.count}) throw check.tooMany('${where(m)}', ${m.key}.length, ${m.count});\n    `
             : '';
         encLines.push(
-          `const ${m.key} = ${value};\n  if (${m.key} !== undefined) {\n    ${limit}for (let i = 0; i < ${m.key}.length; i++) {\n      const x = ${m.key}[i]${m.c === 'struct' ? '' : '!'};\n      if (x !== undefined) ${writeElement(`${at} + i * ${m.elementSize}`, m.c === 'struct' ? 'x as never' : 'x as never')}\n    }\n  }`,
+          `const ${m.key} = ${value};\n  if (${m.key} !== undefined) {\n    ${limit}for (let i = 0; i < ${m.key}.length; i++) {\n      const x = ${m.key}[i]${m.c === 'struct' ? '' : '!'};\n      if (x !== undefined) ${writeElement(`${at} + i * ${m.elementSize}`, 'x as never')}\n    }\n  }`,
         );
       }
       continue;

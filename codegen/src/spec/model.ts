@@ -312,7 +312,7 @@ export function resolveSpec({ raw, facts, layouts, kernelVersion }: ResolveInput
   const capabilityChains = (raw['capability-chains'] ?? []).map((c) => {
     if (!knownStructs.has(c['info-struct']))
       problems.push(`capability-chains: ${c.name} info-struct ${c['info-struct']} does not exist`);
-    const caps = c.caps.filter((cap) => headerConstants.has(cap.id) || !knownStructs.has(cap.struct));
+    // A cap whose id and struct are both absent is one this (older) header predates; one without the other is a mistake.
     for (const cap of c.caps) {
       const idKnown = headerConstants.has(cap.id);
       const structKnown = knownStructs.has(cap.struct);
@@ -321,7 +321,7 @@ export function resolveSpec({ raw, facts, layouts, kernelVersion }: ResolveInput
       if (!idKnown && structKnown)
         problems.push(`capability-chains: ${c.name} id ${cap.id} does not exist in the header`);
     }
-    return { name: c.name, infoStruct: c['info-struct'], caps: caps.filter((cap) => headerConstants.has(cap.id)) };
+    return { name: c.name, infoStruct: c['info-struct'], caps: c.caps.filter((cap) => headerConstants.has(cap.id)) };
   });
 
   // Flag sets and enums, by prefix and by name.
