@@ -11,6 +11,7 @@ import { PhysicalMemory } from './mm/memory.js';
 import { Process, type ProcessOptions } from './mm/process.js';
 import { resolveProfile } from './platforms/index.js';
 import { SimProcessBackend } from './process-backend.js';
+import type { VfioDevice } from './vfio/device.js';
 import { VfioGroup } from './vfio/group.js';
 import type { VfioIommuDriverOps } from './vfio/iommu-driver.js';
 
@@ -136,6 +137,8 @@ export class SimKernel {
   readonly iommuGroups = new Map<number, IommuGroup>();
   /** /dev/vfio/<id> */
   readonly vfioGroups = new Map<number, VfioGroup>();
+  /** ≙ vfio.device_ida: every registered vfio device by index (`/dev/vfio/devices/vfio<index>`). */
+  readonly vfioDevices: VfioDevice[] = [];
   /** ≙ vfio.iommu_drivers_list */
   readonly iommuDrivers: VfioIommuDriverOps<any>[] = [];
   private nextPid = 1000;

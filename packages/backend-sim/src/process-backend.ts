@@ -15,11 +15,13 @@ import {
 } from '@vfio-ts/core';
 import { errnoNumber, systemConstants } from '@vfio-ts/uapi';
 import { type EventfdCtx, eventfdFile } from './fd/eventfd.js';
-import { SimFile } from './fd/file.js';
+import { coreFdKind, SimFile } from './fd/file.js';
+import { iommufdFopsOpen } from './iommufd/main.js';
 import type { SimKernel } from './kernel.js';
 import type { Process } from './mm/process.js';
 import { mmIommuCleanup } from './powerpc/mm-iommu.js';
 import { vfioFops, vfioFopsOpen } from './vfio/container.js';
+import { vfioDeviceCdevEnabled, vfioDeviceCdevOpenPath } from './vfio/device-cdev.js';
 import { vfioGroupFopsOpen } from './vfio/group.js';
 import { UserArg } from './vfio/user-arg.js';
 
@@ -64,6 +66,9 @@ export class SimProcessBackend implements Backend {
 
   private openFile(path: string): SimFile | number {
     if (path === '/dev/vfio/vfio') return new SimFile('container', vfioFops, vfioFopsOpen(this.kernel), path);
+    // /dev/iommu and /dev/vfio/devices/vfio<N> exist only on kernels with CONFIG_VFIO_DEVICE_CDEV.
+    if (path === '/dev/iommu' && vfioDeviceCdevEnabled(this.kernel)) return iommufdFopsOpen(this.kernel);
+    if (path.startsWith('/dev/vfio/devices/')) return vfioDeviceCdevOpenPath(this.kernel, path);
     const m = /^\/dev\/vfio\/(\d+)$/.exec(path);
     const group = m === null ? undefined : this.kernel.vfioGroups.get(Number(m[1]));
     if (group === undefined) return -ENOENT;
@@ -91,7 +96,7 @@ export class SimProcessBackend implements Backend {
       syscall: 'ioctl',
       fd,
       ...(options?.name !== undefined ? { ioctl: options.name } : {}),
-      ...(file !== undefined ? { fdKind: file.kind } : {}),
+      ...(file !== undefined ? { fdKind: coreFdKind(file.kind) } : {}),
       ...(file?.path !== undefined ? { path: file.path } : {}),
     });
   }

@@ -11,6 +11,14 @@ export interface MmapRequest {
   readonly shared: boolean;
 }
 
+/** The simulator's fd kinds: core's `FdKind` plus a device cdev fd and an iommufd (reported as 'device'/'other'). */
+export type SimFdKind = FdKind | 'device-cdev' | 'iommufd';
+
+/** The `FdKind` a `VfioSystemError` reports for a simulator fd kind. */
+export function coreFdKind(kind: SimFdKind): FdKind {
+  return kind === 'device-cdev' ? 'device' : kind === 'iommufd' ? 'other' : kind;
+}
+
 /** ≙ struct file_operations: every op returns >= 0 or a negative errno. */
 export interface FileOperations<P = unknown> {
   ioctl?(file: SimFile<P>, request: number, arg: UserArg, current: Process): number;
@@ -26,7 +34,7 @@ export interface FileOperations<P = unknown> {
 export class SimFile<P = unknown> {
   private refs = 1;
   constructor(
-    readonly kind: FdKind,
+    readonly kind: SimFdKind,
     readonly fops: FileOperations<P>,
     public privateData: P,
     readonly path?: string,

@@ -85,6 +85,17 @@ export function checkInvariants(kernel: SimKernel, extraLocked?: (pid: number) =
     if (data instanceof VfioIommu) iommus.add(data);
     if (vg.container === null && vg.iommuGroup.dma !== null)
       problems.push(`group ${vg.id}: DMA translation without a container`);
+    // The group ↔ cdev exclusion: a group fd and cdev-bound devices never coexist; each bound device is open once.
+    const cdevBound = vg.devices.filter((d) => d.pci.cdevOpened);
+    if (vg.cdevDeviceOpenCnt !== cdevBound.length)
+      problems.push(
+        `group ${vg.id}: cdev_device_open_cnt ${vg.cdevDeviceOpenCnt} != ${cdevBound.length} bound devices`,
+      );
+    if (vg.cdevDeviceOpenCnt > 0 && vg.openedFile !== null) problems.push(`group ${vg.id}: open while a cdev is bound`);
+    for (const d of cdevBound)
+      if (d.openCount !== 1) problems.push(`${d.name}: cdev-bound with open_count ${d.openCount}`);
+    if (cdevBound.length > 0 && vg.iommuGroup.ownerCnt !== cdevBound.length)
+      problems.push(`group ${vg.id}: owner_cnt ${vg.iommuGroup.ownerCnt} != ${cdevBound.length} cdev-bound devices`);
   }
   for (const iommu of iommus) {
     let prevEnd = -1n;
@@ -129,13 +140,23 @@ export function stateDigest(kernel: SimKernel): string {
   }
   const iommus = new Set<VfioIommu>();
   for (const g of kernel.vfioGroups.values()) {
-    out.push(['g', g.id, g.openedFile !== null, g.container !== null, g.containerUsers, g.iommuGroup.dma !== null]);
+    out.push([
+      'g',
+      g.id,
+      g.openedFile !== null,
+      g.container !== null,
+      g.containerUsers,
+      g.iommuGroup.dma !== null,
+      g.cdevDeviceOpenCnt,
+      g.iommuGroup.ownerCnt,
+    ]);
     for (const d of g.devices) {
       const v = d.pci;
       out.push([
         'd',
         d.name,
         d.openCount,
+        v.cdevOpened,
         v.irqType,
         v.msiTriggers.length,
         v.intxTrigger !== null,

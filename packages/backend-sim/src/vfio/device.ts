@@ -5,6 +5,7 @@ import type { PciDevice } from '../devices/pci-device.js';
 import type { FileOperations, MmapRequest, SimFile } from '../fd/file.js';
 import type { SimKernel } from '../kernel.js';
 import type { Process } from '../mm/process.js';
+import { vfioBindIommufdCopyArgs, vfioDeviceCdevEnabled } from './device-cdev.js';
 import type { VfioGroup } from './group.js';
 import {
   VfioPciCoreDevice,
@@ -22,6 +23,8 @@ const EINVAL = errnoNumber('EINVAL');
 export class VfioDevice {
   openCount = 0;
   readonly pci: VfioPciCoreDevice;
+  /** ≙ device->index (vfio_init_device, ida from 0 in registration order): the N of /dev/vfio/devices/vfioN. */
+  readonly index: number;
 
   constructor(
     readonly kernel: SimKernel,
@@ -29,6 +32,8 @@ export class VfioDevice {
     readonly dev: PciDevice,
   ) {
     this.pci = new VfioPciCoreDevice(kernel, dev);
+    this.index = kernel.vfioDevices.length;
+    kernel.vfioDevices.push(this);
   }
 
   get name(): string {
@@ -83,11 +88,18 @@ export function vfioDfGroupClose(device: VfioDevice, current: Process): void {
 function vfioDeviceFopsUnlIoctl(file: SimFile<VfioDevice>, request: number, arg: UserArg, current: Process): number {
   const device = file.privateData;
   const k = device.kernel;
-  // BIND_IOMMUFD is for cdev fds only; a group-obtained fd refuses it before anything else. Without
-  // CONFIG_VFIO_DEVICE_CDEV (before 6.6, and never with SPAPR_TCE_IOMMU) it is an unknown request → ENOTTY.
-  // @see vfio_main.c vfio_device_fops_unl_ioctl; drivers/vfio/Kconfig VFIO_DEVICE_CDEV
-  const cdev = k.kernelAtLeast('6.6') && k.profile.spapr === undefined;
-  if (cdev && hasIoctl(k, 'VFIO_DEVICE_BIND_IOMMUFD') && request === k.nr('VFIO_DEVICE_BIND_IOMMUFD')) return -EINVAL;
+  // BIND_IOMMUFD is for cdev fds only: a group-obtained fd copies and checks the header (EFAULT/EINVAL), then
+  // refuses it (`df->group` → EINVAL). Without CONFIG_VFIO_DEVICE_CDEV (before 6.6, and never with
+  // SPAPR_TCE_IOMMU) it is an unknown request → ENOTTY.
+  // @see vfio_main.c vfio_device_fops_unl_ioctl; device_cdev.c vfio_df_ioctl_bind_iommufd; Kconfig VFIO_DEVICE_CDEV
+  if (
+    vfioDeviceCdevEnabled(k) &&
+    hasIoctl(k, 'VFIO_DEVICE_BIND_IOMMUFD') &&
+    request === k.nr('VFIO_DEVICE_BIND_IOMMUFD')
+  ) {
+    const bind = vfioBindIommufdCopyArgs(k, arg);
+    return typeof bind === 'number' ? bind : -EINVAL;
+  }
   return vfioPciCoreIoctl(device.pci, request, arg, current);
 }
 

@@ -23,6 +23,8 @@ export class VfioGroup {
   container: VfioContainer | null = null;
   /** 0, or 1 + the number of distinct devices open. */
   containerUsers = 0;
+  /** ≙ group->cdev_device_open_cnt: devices of this group bound through their cdev (blocks opening the group). */
+  cdevDeviceOpenCnt = 0;
   readonly devices: VfioDevice[];
 
   constructor(
@@ -42,6 +44,8 @@ export class VfioGroup {
 
 /** @see group.c vfio_group_fops_open */
 export function vfioGroupFopsOpen(group: VfioGroup, path: string): SimFile<VfioGroup> | number {
+  // A device of the group is bound through its cdev (the group ↔ cdev exclusion), or the group is already open.
+  if (group.cdevDeviceOpenCnt !== 0) return -EBUSY;
   if (group.openedFile !== null) return -EBUSY;
   const file = new SimFile<VfioGroup>('group', vfioGroupFops, group, path);
   group.openedFile = file;

@@ -120,6 +120,8 @@ export class VfioPciCoreDevice {
   msixBar = 0xff;
   msixOffset = 0;
   msixSize = 0;
+  /** ≙ vfio_device.cdev_opened: bound through /dev/vfio/devices/vfioN (set by BIND_IOMMUFD, cleared on unbind). */
+  cdevOpened = false;
 
   constructor(
     readonly kernel: SimKernel,
@@ -374,9 +376,10 @@ function vfioPciIoctlHotReset(vdev: VfioPciCoreDevice, arg: UserArg, name: strin
   if (argsz < minsz) return -EINVAL;
   if (struct === 'vfio_pci_hot_reset') {
     if (flags !== 0) return -EINVAL;
-    // A zero-length group array is only for cdev-opened devices (6.5+; 6.1 probes the reset first → ENODEV).
+    // A zero-length group array is only for cdev-opened devices, and cdev-opened devices take only that
+    // (6.5+; 6.1 probes the reset first → ENODEV).
     // @see vfio_pci_core.c vfio_pci_ioctl_pci_hot_reset (`!!hdr.count == vfio_device_cdev_opened()`)
-    if (count === 0 && vdev.kernel.kernelAtLeast('6.5')) return -EINVAL;
+    if (vdev.kernel.kernelAtLeast('6.5') && (count !== 0) === vdev.cdevOpened) return -EINVAL;
   }
   return -ENODEV;
 }

@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: MIT
+/**
+ * ≙ drivers/vfio/device_cdev.c and the cdev half of vfio_main.c: `/dev/vfio/devices/vfio<N>` (kernels with
+ * CONFIG_VFIO_DEVICE_CDEV: 6.6+, never with SPAPR_TCE_IOMMU). Opening always succeeds; every ioctl but
+ * BIND_IOMMUFD, and read/write/mmap, answer EINVAL until a BIND grants access. Semantics are those of 6.6–6.12
+ * (no BIND token flag / E2BIG tail check (6.17), no PASID attach (6.13)).
+ */
+import { codec, errnoNumber, minArgsz } from '@vfio-ts/uapi';
+import { type FileOperations, type MmapRequest, SimFile } from '../fd/file.js';
+import {
+  type IommufdCtx,
+  type IommufdDevice,
+  iommufdCtxFromFd,
+  iommufdDeviceAttach,
+  iommufdDeviceBind,
+  iommufdDeviceUnbind,
+} from '../iommufd/main.js';
+import type { SimKernel } from '../kernel.js';
+import type { Process } from '../mm/process.js';
+import type { VfioDevice } from './device.js';
+import type { VfioGroup } from './group.js';
+import { vfioPciCoreClose, vfioPciCoreIoctl, vfioPciCoreMmap, vfioPciCoreOpen, vfioPciRw } from './pci-core.js';
+import type { UserArg } from './user-arg.js';
+
+const EBUSY = errnoNumber('EBUSY');
+const EFAULT = errnoNumber('EFAULT');
+const EINVAL = errnoNumber('EINVAL');
+const ENOENT = errnoNumber('ENOENT');
+
+/** Drivers/vfio/Kconfig: VFIO_DEVICE_CDEV (6.6+) depends on IOMMUFD && !SPAPR_TCE_IOMMU. */
+export function vfioDeviceCdevEnabled(k: SimKernel): boolean {
+  return k.kernelAtLeast('6.6') && k.profile.spapr === undefined;
+}
+
+/** ≙ struct vfio_device_file of a cdev open (df->group == NULL). */
+export class VfioDeviceCdevFile {
+  accessGranted = false;
+  /** The iommufd file whose reference BIND took (≙ df->iommufd). */
+  iommufd: SimFile<IommufdCtx> | null = null;
+  idev: IommufdDevice | null = null;
+
+  constructor(readonly device: VfioDevice) {}
+
+  get devid(): number {
+    return this.idev?.id ?? 0;
+  }
+}
+
+/** `/dev/vfio/devices/vfio<N>` → the file, or -ENOENT when the node does not exist on this kernel. */
+export function vfioDeviceCdevOpenPath(k: SimKernel, path: string): SimFile<VfioDeviceCdevFile> | number {
+  if (!vfioDeviceCdevEnabled(k)) return -ENOENT;
+  const m = /^\/dev\/vfio\/devices\/vfio(0|[1-9]\d*)$/.exec(path);
+  const device = m === null ? undefined : k.vfioDevices[Number(m[1])];
+  if (device === undefined) return -ENOENT;
+  return vfioDeviceFopsCdevOpen(device, path);
+}
+
+/** @see device_cdev.c vfio_device_fops_cdev_open: access stays blocked until BIND_IOMMUFD. */
+function vfioDeviceFopsCdevOpen(device: VfioDevice, path: string): SimFile<VfioDeviceCdevFile> {
+  return new SimFile<VfioDeviceCdevFile>('device-cdev', vfioDeviceCdevFops, new VfioDeviceCdevFile(device), path);
+}
+
+/** @see group.c vfio_device_block_group: the group fd is open → EBUSY; else count this cdev user. */
+function vfioDeviceBlockGroup(group: VfioGroup): number {
+  if (group.openedFile !== null) return -EBUSY;
+  group.cdevDeviceOpenCnt++;
+  return 0;
+}
+
+/** @see group.c vfio_device_unblock_group */
+function vfioDeviceUnblockGroup(group: VfioGroup): void {
+  group.cdevDeviceOpenCnt--;
+}
+
+interface BindArgs {
+  argsz: number;
+  flags: number;
+  iommufd: number;
+}
+
+/**
+ * The part of vfio_df_ioctl_bind_iommufd every device fd runs: `copy_from_user(minsz)` → EFAULT, then
+ * `argsz < minsz || flags || iommufd < 0` → EINVAL. Group-obtained fds then answer EINVAL (`df->group`).
+ */
+export function vfioBindIommufdCopyArgs(k: SimKernel, arg: UserArg): BindArgs | number {
+  const minsz = minArgsz('VFIO_DEVICE_BIND_IOMMUFD', k.arch);
+  const bind = arg.copyStructFromUser<BindArgs>('vfio_device_bind_iommufd', minsz, k.arch);
+  if (typeof bind === 'number') return bind;
+  if (bind.argsz < minsz || bind.flags !== 0 || bind.iommufd < 0) return -EINVAL;
+  return bind;
+}
+
+/** @see vfio_main.c vfio_df_open (cdev: a single open) + vfio_df_device_first_open + iommufd.c vfio_df_iommufd_bind */
+function vfioDfCdevOpen(df: VfioDeviceCdevFile, ictx: IommufdCtx): number {
+  const device = df.device;
+  // Only the group path allows a device to be opened more than once.
+  if (device.openCount !== 0) return -EINVAL;
+  device.openCount++;
+  const idev = iommufdDeviceBind(ictx, device);
+  if (typeof idev === 'number') {
+    device.openCount--;
+    return idev;
+  }
+  const ret = vfioPciCoreOpen(device.pci);
+  if (ret !== 0) {
+    iommufdDeviceUnbind(idev);
+    device.openCount--;
+    return ret;
+  }
+  df.idev = idev;
+  return 0;
+}
+
+/** @see vfio_main.c vfio_df_close → vfio_df_device_last_close (cdev devices are open once) */
+function vfioDfCdevClose(df: VfioDeviceCdevFile): void {
+  const device = df.device;
+  device.openCount--;
+  vfioPciCoreClose(device.pci);
+  // vfio_iommufd_physical_unbind: detach (never attached here) + iommufd_device_unbind.
+  iommufdDeviceUnbind(df.idev!);
+  df.idev = null;
+}
+
+/** @see device_cdev.c vfio_df_ioctl_bind_iommufd */
+function vfioDfIoctlBindIommufd(df: VfioDeviceCdevFile, arg: UserArg, current: Process): number {
+  const device = df.device;
+  const k = device.kernel;
+  const bind = vfioBindIommufdCopyArgs(k, arg);
+  if (typeof bind === 'number') return bind;
+  const group = device.group;
+  let ret = vfioDeviceBlockGroup(group);
+  if (ret !== 0) return ret;
+  // One device file cannot be bound twice.
+  if (df.accessGranted) {
+    vfioDeviceUnblockGroup(group);
+    return -EINVAL;
+  }
+  const ictxFile = iommufdCtxFromFd(current, bind.iommufd);
+  if (typeof ictxFile === 'number') {
+    vfioDeviceUnblockGroup(group);
+    return ictxFile;
+  }
+  ret = vfioDfCdevOpen(df, ictxFile.privateData);
+  if (ret === 0) {
+    const field = codec('vfio_device_bind_iommufd', k.arch).fields.find((f) => f.name === 'out_devid')!;
+    const out = new Uint8Array(field.size);
+    new DataView(out.buffer).setUint32(0, df.devid, k.littleEndian);
+    if (arg.copyToUser(out, field.offset) < 0) {
+      vfioDfCdevClose(df);
+      ret = -EFAULT;
+    }
+  }
+  if (ret !== 0) {
+    ictxFile.put(current);
+    vfioDeviceUnblockGroup(group);
+    return ret;
+  }
+  df.iommufd = ictxFile;
+  device.pci.cdevOpened = true;
+  df.accessGranted = true;
+  return 0;
+}
+
+/** @see device_cdev.c vfio_df_unbind_iommufd (from vfio_device_fops_release) */
+function vfioDfUnbindIommufd(df: VfioDeviceCdevFile, current: Process): void {
+  if (!df.accessGranted) return;
+  vfioDfCdevClose(df);
+  df.iommufd!.put(current);
+  df.iommufd = null;
+  df.device.pci.cdevOpened = false;
+  df.accessGranted = false;
+  vfioDeviceUnblockGroup(df.device.group);
+}
+
+/** @see device_cdev.c vfio_df_ioctl_attach_pt (6.6–6.12: no PASID flag, so any flag → EINVAL) */
+function vfioDfIoctlAttachPt(df: VfioDeviceCdevFile, arg: UserArg): number {
+  const k = df.device.kernel;
+  const minsz = minArgsz('VFIO_DEVICE_ATTACH_IOMMUFD_PT', k.arch);
+  const a = arg.copyStructFromUser<{ argsz: number; flags: number; ptId: number }>(
+    'vfio_device_attach_iommufd_pt',
+    minsz,
+    k.arch,
+  );
+  if (typeof a === 'number') return a;
+  if (a.argsz < minsz || a.flags !== 0) return -EINVAL;
+  // vfio_iommufd_physical_attach_ioas → iommufd_device_attach; never succeeds here (no IOAS/HWPT objects).
+  return iommufdDeviceAttach(df.idev!, a.ptId);
+}
+
+/** @see device_cdev.c vfio_df_ioctl_detach_pt: detaching an unattached device is a no-op that returns 0. */
+function vfioDfIoctlDetachPt(df: VfioDeviceCdevFile, arg: UserArg): number {
+  const k = df.device.kernel;
+  const minsz = minArgsz('VFIO_DEVICE_DETACH_IOMMUFD_PT', k.arch);
+  const d = arg.copyStructFromUser<{ argsz: number; flags: number }>('vfio_device_detach_iommufd_pt', minsz, k.arch);
+  if (typeof d === 'number') return d;
+  if (d.argsz < minsz || d.flags !== 0) return -EINVAL;
+  return 0;
+}
+
+/** @see vfio_main.c vfio_device_fops_unl_ioctl, for a cdev-opened file */
+function vfioDeviceCdevIoctl(
+  file: SimFile<VfioDeviceCdevFile>,
+  request: number,
+  arg: UserArg,
+  current: Process,
+): number {
+  const df = file.privateData;
+  const k = df.device.kernel;
+  if (request === k.nr('VFIO_DEVICE_BIND_IOMMUFD')) return vfioDfIoctlBindIommufd(df, arg, current);
+  if (!df.accessGranted) return -EINVAL;
+  if (request === k.nr('VFIO_DEVICE_ATTACH_IOMMUFD_PT')) return vfioDfIoctlAttachPt(df, arg);
+  if (request === k.nr('VFIO_DEVICE_DETACH_IOMMUFD_PT')) return vfioDfIoctlDetachPt(df, arg);
+  return vfioPciCoreIoctl(df.device.pci, request, arg, current);
+}
+
+export const vfioDeviceCdevFops: FileOperations<VfioDeviceCdevFile> = {
+  ioctl: vfioDeviceCdevIoctl,
+  // vfio_device_fops_read/write/mmap: EINVAL until access is granted.
+  read(file, buffer, offset) {
+    const df = file.privateData;
+    return df.accessGranted ? vfioPciRw(df.device.pci, buffer, offset, false) : -EINVAL;
+  },
+  write(file, buffer, offset) {
+    const df = file.privateData;
+    return df.accessGranted ? vfioPciRw(df.device.pci, buffer, offset, true) : -EINVAL;
+  },
+  mmap(file, request: MmapRequest) {
+    const df = file.privateData;
+    return df.accessGranted ? vfioPciCoreMmap(df.device.pci, request) : -EINVAL;
+  },
+  // vfio_device_fops_release: a cdev file unbinds.
+  release(file, current) {
+    vfioDfUnbindIommufd(file.privateData, current);
+  },
+};
