@@ -11,12 +11,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { apiDiff } from './diff.js';
-import { extractHeaderFile, type HeaderFacts } from './header/extract.js';
+import type { HeaderFacts } from './header/extract.js';
 import type { AbiLayouts } from './layouts.js';
 import {
   currentHeader,
   FACTS,
   factsOf,
+  factsOfDir,
   generate,
   kernelVersionOf,
   LAYOUTS,
@@ -64,7 +65,9 @@ async function regenerate(options: { check: boolean; probe: boolean }): Promise<
 async function takeHeader(path: string, kernelVersionOption: string | undefined): Promise<number> {
   const headerPath = resolve(path);
   if (basename(headerPath) !== 'vfio.h' || basename(dirname(headerPath)) !== 'linux') {
-    console.error(`--header wants a path ending in linux/vfio.h inside an include directory; got ${path}`);
+    console.error(
+      `--header wants a path ending in linux/vfio.h inside an include directory (linux/iommufd.h is read beside it); got ${path}`,
+    );
     return 2;
   }
   const includeDir = dirname(dirname(headerPath));
@@ -75,7 +78,7 @@ async function takeHeader(path: string, kernelVersionOption: string | undefined)
   }
   const old = currentHeader();
   const before = resolveWith(readJson<HeaderFacts>(FACTS), readJson<AbiLayouts>(LAYOUTS), old.kernelVersion);
-  const facts = await extractHeaderFile(headerPath);
+  const facts = await factsOfDir(includeDir, kernelVersion);
   const layouts = await probeHeader(facts, includeDir);
   const after = resolveWith(facts, layouts, kernelVersion);
   const result = writeFiles(ROOT, generate(facts, layouts, after), [UAPI_GENERATED], false);

@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: MIT
 /** header -> facts -> (probe) -> resolved spec -> generated files. Every step is a function of its inputs. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { toCodecs } from './emit/codecs.js';
 import { layoutClasses } from './emit/common.js';
 import { toAbi, toCapabilities, toConstants, toIoctls, toStructTypes, toSystem } from './emit/tables.js';
-import { extractHeaderFile, type HeaderFacts } from './header/extract.js';
+import { extractHeaderFile, type HeaderFacts, mergeHeaderFacts } from './header/extract.js';
 import type { AbiLayouts } from './layouts.js';
 import { LINUX_ERRNO_NAMES, type ProbeRequest, probeLayouts } from './probe/index.js';
-import { loadRawSpec, resolveSpec, type SpecFamily } from './spec/model.js';
+import { specHeaders } from './spec/headers.js';
+import { loadRawSpec, resolveSpec, type SpecFamily, versionKey } from './spec/model.js';
 import { type GeneratedFile, jsonFile, tsFile } from './write.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -26,7 +27,7 @@ export interface VendoredHeader {
   readonly suite: string;
   /** '6.1', '6.12', '7.3': what `availability.since` is compared with. */
   readonly kernelVersion: string;
-  /** The include directory: holds linux/vfio.h. */
+  /** The include directory: holds linux/vfio.h (and linux/iommufd.h from 6.2 on). */
   readonly includeDir: string;
   readonly current: boolean;
 }
@@ -59,10 +60,36 @@ export function kernelVersionOf(debianVersion: string): string {
   return `${match[1]}.${match[2]}`;
 }
 
+/**
+ * The merged facts of every header the spec covers, read from one include directory. A header the spec says this
+ * kernel version has must be there (a vendoring mistake otherwise); an older one is simply absent.
+ */
+export async function factsOfDir(
+  includeDir: string,
+  kernelVersion: string,
+  specPath: string = SPEC,
+): Promise<HeaderFacts> {
+  const parts: { path: string; facts: HeaderFacts }[] = [];
+  for (const h of specHeaders(specPath)) {
+    const file = join(includeDir, h.path);
+    if (!existsSync(file)) {
+      if (h.since === undefined || versionKey(h.since) <= versionKey(kernelVersion)) {
+        throw new Error(
+          `${file} does not exist, but the spec covers ${h.path} from ${h.since ?? 'the first'} header on`,
+        );
+      }
+      continue;
+    }
+    parts.push({ path: h.path, facts: await extractHeaderFile(file) });
+  }
+  return mergeHeaderFacts(parts);
+}
+
 export function probeRequestFor(facts: HeaderFacts, includeDir: string): ProbeRequest {
   const raw = parse(readFileSync(SPEC, 'utf8')) as { 'system-constants'?: { include: string; names: string[] }[] };
   return {
     headerDir: includeDir,
+    headers: (facts.headers ?? [{ path: 'linux/vfio.h' }]).map((h) => h.path),
     structs: facts.structs.map((s) => ({
       name: s.name,
       members: s.members.map((m) => ({ name: m.name, ...(m.flexible ? { flexible: true } : {}) })),
@@ -81,7 +108,7 @@ export async function probeHeader(facts: HeaderFacts, includeDir: string): Promi
 }
 
 export async function factsOf(header: VendoredHeader): Promise<HeaderFacts> {
-  return extractHeaderFile(join(header.includeDir, 'linux/vfio.h'));
+  return factsOfDir(header.includeDir, header.kernelVersion);
 }
 
 export function resolveWith(facts: HeaderFacts, layouts: AbiLayouts, kernelVersion: string): SpecFamily {

@@ -148,6 +148,7 @@ export function toIoctls(spec: SpecFamily): Statements {
     }
     const lines = [
       `name: '${i.name}'`,
+      `header: '${i.header}'`,
       `fdKind: '${i.fdKind}'`,
       `iommu: [${i.iommu.map((m) => `'${m}'`).join(', ')}]`,
       `arg: ${arg}`,
@@ -166,7 +167,7 @@ export function toIoctls(spec: SpecFamily): Statements {
   return [
     "import type { IoctlSpec } from '../spec-types.js';",
     `export type IoctlName = ${spec.ioctls.map((i) => `'${i.name}'`).join(' | ')};`,
-    `/** Every ioctl of linux/vfio.h: fd kind, IOMMU backend, argument and request number per ABI. */\nexport const ioctls = {\n  ${entries.join(',\n  ')},\n} as const satisfies Readonly<Record<IoctlName, IoctlSpec>>;`,
+    `/** Every ioctl of ${spec.headers.join(' and ')}: fd kind, IOMMU backend, argument and request number per ABI. */\nexport const ioctls = {\n  ${entries.join(',\n  ')},\n} as const satisfies Readonly<Record<IoctlName, IoctlSpec>>;`,
   ];
 }
 
@@ -218,13 +219,15 @@ export function toStructTypes(spec: SpecFamily): Statements {
     kind: StructureKind.Interface,
     name: typeName(s.name),
     isExported: true,
-    docs: [`\`struct ${s.name}\`${s.doc ? `\n\n${s.doc}` : ''}${s.since ? `\n\nSince Linux ${s.since}.` : ''}`],
+    docs: [
+      `\`struct ${s.name}\` (${s.header})${s.doc ? `\n\n${s.doc}` : ''}${s.since ? `\n\nIn Linux ${s.since} at the latest.` : ''}`,
+    ],
     properties: s.members.map((m) => ({ name: memberKey(m.name), type: memberType(m), docs: [memberDoc(m)] })),
   }));
   const names = spec.structs.map((s) => `'${s.name}'`).join(' | ');
   return [
     ...interfaces,
-    `/** The C name of every struct of linux/vfio.h. */\nexport type StructName = ${names};`,
+    `/** The C name of every struct of ${spec.headers.join(' and ')}. */\nexport type StructName = ${names};`,
     `/** C name -> TypeScript type. */\nexport interface StructTypes {\n${spec.structs.map((s) => `  ${s.name}: ${typeName(s.name)};`).join('\n')}\n}`,
   ];
 }

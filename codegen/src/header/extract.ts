@@ -14,6 +14,11 @@ export type CType =
   | { readonly kind: 'struct'; readonly name: string }
   | { readonly kind: 'pointer'; readonly c: string };
 
+/** Which header an item comes from (`linux/vfio.h`, `linux/iommufd.h`), once facts of several headers are merged. */
+interface FromHeader {
+  readonly header?: string;
+}
+
 export interface HeaderMember {
   readonly name: string;
   readonly type: CType;
@@ -28,38 +33,45 @@ export interface HeaderMember {
   readonly comment?: string;
 }
 
-export interface HeaderStruct {
+export interface HeaderStruct extends FromHeader {
   readonly name: string;
   readonly line: number;
   readonly members: readonly HeaderMember[];
   readonly doc?: string;
 }
 
-export interface HeaderMacro {
+export interface HeaderMacro extends FromHeader {
   readonly name: string;
   /** The replacement text, comments stripped, as written. */
   readonly text: string;
   readonly line: number;
 }
 
-export interface HeaderIoctl {
+export interface HeaderIoctl extends FromHeader {
   readonly name: string;
   readonly line: number;
-  /** `_IO(VFIO_TYPE, VFIO_BASE + 19)` as written. */
+  /** `_IO(VFIO_TYPE, VFIO_BASE + 19)` as written (a continued line joined). */
   readonly text: string;
-  /** The kernel-doc line such as `VFIO_X - _IOWR(VFIO_TYPE, VFIO_BASE + 19, struct foo)`, if the header has one. */
+  /**
+   * The kernel-doc line that documents it, if the header has one: vfio.h writes
+   * `VFIO_X - _IOWR(VFIO_TYPE, VFIO_BASE + 19, struct foo)` (macro `_IOWR`), iommufd.h writes
+   * `struct foo - ioctl(IOMMU_X)` (macro `ioctl`).
+   */
   readonly docSignature?: { readonly macro: string; readonly argument?: string };
   readonly doc?: string;
 }
 
-export interface HeaderEnum {
+export interface HeaderEnum extends FromHeader {
   readonly name?: string;
   readonly line: number;
   readonly enumerators: readonly string[];
 }
 
 export interface HeaderFacts {
+  /** Of the header text; for merged facts, of the headers' own sha256 in order. */
   readonly sha256: string;
+  /** The headers merged into these facts, in order (absent for the facts of a single header). */
+  readonly headers?: readonly { readonly path: string; readonly sha256: string }[];
   readonly structs: readonly HeaderStruct[];
   readonly enums: readonly HeaderEnum[];
   /** Object-like integer macros (flags, types, indexes); ioctls, strings and empty guards excluded. */
@@ -89,6 +101,8 @@ const IOCTL_MACRO = /^_IO(?:R|W|WR)?\s*\(/;
 // Kernel-doc signature lines: "VFIO_X - _IOWR(VFIO_TYPE, VFIO_BASE + 19, struct foo)"
 const DOC_SIGNATURE =
   /(VFIO_[A-Z0-9_]+)\s*-\s*(_IO[RW]{0,2})\s*\(\s*VFIO_TYPE\s*,\s*VFIO_BASE\s*\+\s*\d+\s*(?:,\s*([^)]*?))?\s*\)/g;
+// iommufd.h's kernel-doc names the ioctl on the struct's own line: "struct iommu_ioas_map - ioctl(IOMMU_IOAS_MAP)"
+const IOMMUFD_DOC_SIGNATURE = /\bstruct\s+([a-z0-9_]+)\s*-\s*ioctl\s*\(\s*(IOMMU_[A-Z0-9_]+)\s*\)/g;
 
 export async function extractHeaderFacts(text: string): Promise<HeaderFacts> {
   const parser = await cParser();
@@ -130,6 +144,11 @@ export async function extractHeaderFacts(text: string): Promise<HeaderFacts> {
         .trim();
       docSignatures.set(name, arg ? { macro, argument: arg } : { macro });
     }
+    for (const match of comment.text.matchAll(IOMMUFD_DOC_SIGNATURE)) {
+      const [, struct, name] = match;
+      if (struct === undefined || name === undefined || docSignatures.has(name)) continue;
+      docSignatures.set(name, { macro: 'ioctl', argument: `struct ${struct}` });
+    }
   }
 
   const visit = (node: Node): void => {
@@ -157,7 +176,9 @@ export async function extractHeaderFacts(text: string): Promise<HeaderFacts> {
       }
       case 'preproc_def': {
         const name = node.childForFieldName('name')!.text;
-        const value = stripComments(node.childForFieldName('value')?.text ?? '');
+        const value = stripComments(node.childForFieldName('value')?.text ?? '')
+          .replace(/\\\r?\n\s*/g, '')
+          .trim();
         const line = node.startPosition.row + 1;
         if (value === '') break;
         if (IOCTL_MACRO.test(value)) {
@@ -192,6 +213,43 @@ export async function extractHeaderFacts(text: string): Promise<HeaderFacts> {
 
 export async function extractHeaderFile(path: string): Promise<HeaderFacts> {
   return extractHeaderFacts(readFileSync(path, 'utf8'));
+}
+
+/**
+ * The facts of several headers as one (every item tagged with the header that declares it), so that the spec and
+ * the probe see one namespace: C has one too, and a name two headers both define is rejected here.
+ */
+export function mergeHeaderFacts(
+  parts: readonly { readonly path: string; readonly facts: HeaderFacts }[],
+): HeaderFacts {
+  const tag = <T extends object>(items: readonly T[], header: string): (T & { header: string })[] =>
+    items.map((item) => ({ ...item, header }));
+  const merged: HeaderFacts = {
+    sha256: createHash('sha256')
+      .update(parts.map((p) => `${p.path} ${p.facts.sha256}\n`).join(''))
+      .digest('hex'),
+    headers: parts.map((p) => ({ path: p.path, sha256: p.facts.sha256 })),
+    structs: parts.flatMap((p) => tag(p.facts.structs, p.path)),
+    enums: parts.flatMap((p) => tag(p.facts.enums, p.path)),
+    constants: parts.flatMap((p) => tag(p.facts.constants, p.path)),
+    strings: parts.flatMap((p) => tag(p.facts.strings, p.path)),
+    ioctls: parts.flatMap((p) => tag(p.facts.ioctls, p.path)),
+    functionMacros: parts.flatMap((p) => p.facts.functionMacros),
+  };
+  const owners = new Map<string, string>();
+  const clashes: string[] = [];
+  const names = [
+    ...merged.structs.map((s) => ({ name: `struct ${s.name}`, header: s.header })),
+    ...[...merged.constants, ...merged.strings, ...merged.ioctls].map((m) => ({ name: m.name, header: m.header })),
+    ...merged.enums.flatMap((e) => e.enumerators.map((name) => ({ name, header: e.header }))),
+  ];
+  for (const { name, header } of names) {
+    const owner = owners.get(name);
+    if (owner !== undefined && owner !== header) clashes.push(`${name} (${owner} and ${header})`);
+    owners.set(name, header ?? '');
+  }
+  if (clashes.length > 0) throw new Error(`headers define the same names: ${clashes.join(', ')}`);
+  return merged;
 }
 
 function readMembers(body: Node, countedBy: ReadonlyMap<number, string>): HeaderMember[] {

@@ -19,6 +19,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
+import { specHeaders } from '../spec/headers.js';
 import { ABI_NAMES, type AbiName, resolveToolchain } from './abis.js';
 import { ProbeError } from './errors.js';
 
@@ -123,7 +124,10 @@ export interface FetchResult {
   readonly written: boolean;
 }
 
-/** Downloads `linux-libc-dev=<version>`, extracts vfio.h's include closure and checks it against the manifest. */
+/**
+ * Downloads `linux-libc-dev=<version>`, extracts the include closure of the headers the spec covers (vfio.h, and
+ * iommufd.h where the package has it) and checks it against the manifest.
+ */
 export async function fetchVendoredHeader(options: FetchOptions): Promise<FetchResult> {
   const root = options.root ?? VENDOR_ROOT;
   const log = options.log ?? (() => {});
@@ -249,7 +253,11 @@ async function includeClosure(include: string, log: (line: string) => void): Pro
   const work = await mkdtemp(join(tmpdir(), 'vfio-ts-closure-'));
   try {
     const source = join(work, 'closure.c');
-    writeFileSync(source, '#include <linux/vfio.h>\n');
+    // Every header the spec covers that this package ships (linux/iommufd.h is absent before 6.2).
+    const wanted = specHeaders()
+      .map((h) => h.path)
+      .filter((h) => existsSync(join(include, h)));
+    writeFileSync(source, wanted.map((h) => `#include <${h}>\n`).join(''));
     for (const abi of ABI_NAMES) {
       const tc = await resolveToolchain(abi).catch(() => undefined);
       if (!tc) continue;

@@ -54,13 +54,26 @@ interface RawStruct {
 interface RawSpec {
   name: string;
   doc: string;
-  header: string;
+  headers: { path: string; since?: string }[];
   definitions: { 'fd-kinds': { name: string; doc: string }[]; iommus: { name: string; doc: string }[] };
   ioctls: RawIoctl[];
   structs: RawStruct[];
   'capability-chains'?: { name: string; 'info-struct': string; caps: { id: string; struct: string }[] }[];
-  'flag-sets'?: { name: string; prefix: string; exclude?: string[]; only?: string[] }[];
-  enums?: { name: string; doc?: string; values: (string | { name: string; until: string })[] }[];
+  'flag-sets'?: {
+    name: string;
+    prefix?: string;
+    'c-enum'?: string;
+    availability?: RawAvailability;
+    exclude?: string[];
+    only?: string[];
+  }[];
+  enums?: {
+    name: string;
+    doc?: string;
+    'c-enum'?: string;
+    availability?: RawAvailability;
+    values?: (string | { name: string; until: string })[];
+  }[];
   'constant-overrides'?: { name: string; as: string }[];
   'system-constants'?: { include: string; names: string[] }[];
 }
@@ -89,6 +102,8 @@ export interface SpecMember {
 
 export interface SpecStruct {
   readonly name: string;
+  /** The header that declares it. */
+  readonly header: string;
   readonly doc?: string;
   readonly members: readonly SpecMember[];
   readonly since?: string;
@@ -102,6 +117,8 @@ export type SpecArg =
 
 export interface SpecIoctl {
   readonly name: string;
+  /** The header that declares it. */
+  readonly header: string;
   readonly fdKind: string;
   readonly iommu: readonly string[];
   readonly arg: SpecArg;
@@ -124,6 +141,8 @@ export interface SpecFamily {
   readonly name: string;
   readonly doc: string;
   readonly headerSha256: string;
+  /** The headers these facts were read from (`linux/vfio.h`, `linux/iommufd.h`). */
+  readonly headers: readonly string[];
   readonly fdKinds: readonly { name: string; doc: string }[];
   readonly iommus: readonly { name: string; doc: string }[];
   readonly ioctls: readonly SpecIoctl[];
@@ -180,6 +199,8 @@ export interface ResolveInput {
 export function resolveSpec({ raw, facts, layouts, kernelVersion }: ResolveInput): SpecFamily {
   const problems: string[] = [];
   const kernel = versionKey(kernelVersion);
+  // Facts of one header (the golden test's) carry no per-item header.
+  const defaultHeader = facts.headers?.[0]?.path ?? raw.headers[0]!.path;
   const available = (a?: RawAvailability) => a?.since === undefined || versionKey(a.since) <= kernel;
 
   const headerStructs = new Map(facts.structs.map((s) => [s.name, s]));
@@ -202,7 +223,7 @@ export function resolveSpec({ raw, facts, layouts, kernelVersion }: ResolveInput
   }
   for (const s of facts.structs) {
     if (!rawStructs.has(s.name))
-      problems.push(`the header defines struct ${s.name}, which spec/vfio.yaml does not list`);
+      problems.push(`${s.header ?? 'the header'} defines struct ${s.name}, which spec/vfio.yaml does not list`);
   }
   const structs: SpecStruct[] = [];
   for (const s of raw.structs) {
@@ -227,6 +248,7 @@ export function resolveSpec({ raw, facts, layouts, kernelVersion }: ResolveInput
     }
     structs.push({
       name: s.name,
+      header: header.header ?? defaultHeader,
       ...(s.doc !== undefined || header.doc !== undefined ? { doc: s.doc ?? header.doc } : {}),
       members,
       ...(s.availability?.since !== undefined ? { since: s.availability.since } : {}),
@@ -289,11 +311,10 @@ export function resolveSpec({ raw, facts, layouts, kernelVersion }: ResolveInput
     if (header.docSignature === undefined && i.arg.kind === 'struct' && !i.arg['fixes-doc']) {
       problems.push(`ioctls: ${i.name} has no kernel-doc signature in the header; set fixes-doc: true`);
     }
-    const headerDoc = header.docSignature
-      ? `${header.docSignature.macro}(VFIO_TYPE, VFIO_BASE + n${header.docSignature.argument ? `, ${header.docSignature.argument}` : ''})`
-      : undefined;
+    const headerDoc = headerDocOf(i.name, header.docSignature);
     ioctls.push({
       name: i.name,
+      header: header.header ?? defaultHeader,
       fdKind: i['fd-kind'],
       iommu,
       arg,
@@ -305,7 +326,8 @@ export function resolveSpec({ raw, facts, layouts, kernelVersion }: ResolveInput
     });
   }
   for (const h of facts.ioctls) {
-    if (!seen.has(h.name)) problems.push(`the header defines ioctl ${h.name}, which spec/vfio.yaml does not list`);
+    if (!seen.has(h.name))
+      problems.push(`${h.header ?? 'the header'} defines ioctl ${h.name}, which spec/vfio.yaml does not list`);
   }
 
   // Capability chains.
@@ -324,21 +346,38 @@ export function resolveSpec({ raw, facts, layouts, kernelVersion }: ResolveInput
     return { name: c.name, infoStruct: c['info-struct'], caps: c.caps.filter((cap) => headerConstants.has(cap.id)) };
   });
 
-  // Flag sets and enums, by prefix and by name.
+  // Flag sets and enums, by prefix and by name. iommufd.h spells its flags as enumerators, vfio.h as macros.
   const constantNames = facts.constants.map((c) => c.name);
+  const flagCandidates = [...constantNames, ...facts.enums.flatMap((e) => e.enumerators)];
+  // A named C enum's enumerators; undefined when this header has no such enum (an error unless it is not due yet).
+  const cEnum = (
+    name: string,
+    availability: RawAvailability | undefined,
+    where: string,
+  ): readonly string[] | undefined => {
+    const found = facts.enums.find((e) => e.name === name);
+    if (found === undefined && available(availability))
+      problems.push(`${where} names enum ${name}, which does not exist`);
+    return found?.enumerators;
+  };
   const flagSets = (raw['flag-sets'] ?? []).map((f) => {
     const exclude = new Set(f.exclude ?? []);
     for (const name of [...(f.exclude ?? []), ...(f.only ?? [])]) {
       if (!headerConstants.has(name)) problems.push(`flag-sets: ${f.name} names ${name}, which does not exist`);
     }
-    let values = constantNames.filter((n) => n.startsWith(f.prefix) && !exclude.has(n));
+    let values =
+      f['c-enum'] !== undefined
+        ? (cEnum(f['c-enum'], f.availability, `flag-sets: ${f.name}`) ?? [])
+        : flagCandidates.filter((n) => n.startsWith(f.prefix!));
+    values = values.filter((n) => !exclude.has(n));
     if (f.only !== undefined) values = values.filter((n) => f.only!.includes(n));
-    if (values.length === 0) problems.push(`flag-sets: ${f.name} matches no constant`);
+    if (values.length === 0 && available(f.availability)) problems.push(`flag-sets: ${f.name} matches no constant`);
     return { name: f.name, values };
   });
   const enums = (raw.enums ?? []).map((e) => {
     const values: string[] = [];
-    for (const v of e.values) {
+    if (e['c-enum'] !== undefined) values.push(...(cEnum(e['c-enum'], e.availability, `enums: ${e.name}`) ?? []));
+    for (const v of e.values ?? []) {
       const name = typeof v === 'string' ? v : v.name;
       const expected = typeof v === 'string' || versionKey(v.until) > kernel;
       if (headerConstants.has(name)) {
@@ -403,6 +442,7 @@ export function resolveSpec({ raw, facts, layouts, kernelVersion }: ResolveInput
     name: raw.name,
     doc: raw.doc,
     headerSha256: facts.sha256,
+    headers: (facts.headers ?? [{ path: defaultHeader }]).map((h) => h.path),
     fdKinds: raw.definitions['fd-kinds'],
     iommus: raw.definitions.iommus,
     ioctls,
@@ -415,6 +455,13 @@ export function resolveSpec({ raw, facts, layouts, kernelVersion }: ResolveInput
     errnos,
     layouts,
   };
+}
+
+/** How the header's kernel-doc writes the ioctl: vfio.h as a macro signature, iommufd.h on the argument struct. */
+function headerDocOf(name: string, signature: { macro: string; argument?: string } | undefined): string | undefined {
+  if (signature === undefined) return undefined;
+  if (signature.macro === 'ioctl') return `${signature.argument ?? 'a struct'} - ioctl(${name})`;
+  return `${signature.macro}(VFIO_TYPE, VFIO_BASE + n${signature.argument ? `, ${signature.argument}` : ''})`;
 }
 
 function resolveMember(

@@ -24,13 +24,21 @@ export type IoctlArgSpec =
 
 export interface IoctlSpec {
   readonly name: string;
+  /** The uapi header that defines it: `linux/vfio.h` or `linux/iommufd.h`. */
+  readonly header: string;
   /** The fd kind it is issued on: the same number means different things on each. */
   readonly fdKind: string;
-  /** The IOMMU backends that implement it ('any' for the VFIO core, 'none' for group and device ioctls). */
+  /**
+   * The IOMMU backends that implement it ('any' for the VFIO core, 'none' for group and device ioctls, 'iommufd'
+   * for the ioctls of /dev/iommu).
+   */
   readonly iommu: readonly string[];
   readonly arg: IoctlArgSpec;
   readonly returns?: string;
-  /** The first kernel version that has it, when later than the oldest vendored header. */
+  /**
+   * A kernel version that has it, when later than the oldest vendored header: the one that introduced it, or at the
+   * latest the first vendored header that has it (spec/vfio.yaml `availability.since`).
+   */
   readonly since?: string;
   /** The architectures where it can work (sPAPR: powerpc only); the number exists everywhere. */
   readonly archs?: readonly Arch[];

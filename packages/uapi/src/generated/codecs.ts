@@ -5,7 +5,7 @@
 import * as check from '../check.js';
 import { type StructCodec, type StructInit, type StructLayoutInfo, type StructView, structCodec } from '../codec.js';
 import type { Arch } from './abi.js';
-import type { VfioInfoCapHeader, VfioGroupStatus, VfioDeviceInfo, VfioRegionInfo, VfioRegionSparseMmapArea, VfioRegionInfoCapSparseMmap, VfioRegionInfoCapType, VfioRegionGfxEdid, VfioDeviceMigrationInfo, VfioRegionInfoCapNvlink2Ssatgt, VfioRegionInfoCapNvlink2Lnkspd, VfioIrqInfo, VfioIrqSet, VfioPciDependentDevice, VfioPciHotResetInfo, VfioPciHotReset, VfioDeviceGfxPlaneInfo, VfioDeviceIoeventfd, VfioDeviceFeature, VfioDeviceFeatureMigration, VfioDeviceFeatureMigState, VfioDeviceLowPowerEntryWithWakeup, VfioDeviceFeatureDmaLoggingControl, VfioDeviceFeatureDmaLoggingRange, VfioDeviceFeatureDmaLoggingReport, VfioIommuType1Info, VfioIovaRange, VfioIommuType1InfoCapIovaRange, VfioIommuType1InfoCapMigration, VfioIommuType1InfoDmaAvail, VfioIommuType1DmaMap, VfioBitmap, VfioIommuType1DmaUnmap, VfioIommuType1DirtyBitmap, VfioIommuType1DirtyBitmapGet, VfioIommuSpaprTceDdwInfo, VfioIommuSpaprTceInfo, VfioEehPeErr, VfioEehPeOp, VfioIommuSpaprRegisterMemory, VfioIommuSpaprTceCreate, VfioIommuSpaprTceRemove, VfioDeviceInfoCapPciAtomicComp, VfioDeviceBindIommufd, VfioDeviceAttachIommufdPt, VfioDeviceDetachIommufdPt, VfioPrecopyInfo, VfioDeviceFeatureMigDataSize, VfioDeviceFeatureBusMaster, VfioRegionDmaRange, VfioDeviceFeatureDmaBuf, VfioDeviceFeatureZpciErr, StructName, StructTypes } from './types.js';
+import type { VfioInfoCapHeader, VfioGroupStatus, VfioDeviceInfo, VfioRegionInfo, VfioRegionSparseMmapArea, VfioRegionInfoCapSparseMmap, VfioRegionInfoCapType, VfioRegionGfxEdid, VfioDeviceMigrationInfo, VfioRegionInfoCapNvlink2Ssatgt, VfioRegionInfoCapNvlink2Lnkspd, VfioIrqInfo, VfioIrqSet, VfioPciDependentDevice, VfioPciHotResetInfo, VfioPciHotReset, VfioDeviceGfxPlaneInfo, VfioDeviceIoeventfd, VfioDeviceFeature, VfioDeviceFeatureMigration, VfioDeviceFeatureMigState, VfioDeviceLowPowerEntryWithWakeup, VfioDeviceFeatureDmaLoggingControl, VfioDeviceFeatureDmaLoggingRange, VfioDeviceFeatureDmaLoggingReport, VfioIommuType1Info, VfioIovaRange, VfioIommuType1InfoCapIovaRange, VfioIommuType1InfoCapMigration, VfioIommuType1InfoDmaAvail, VfioIommuType1DmaMap, VfioBitmap, VfioIommuType1DmaUnmap, VfioIommuType1DirtyBitmap, VfioIommuType1DirtyBitmapGet, VfioIommuSpaprTceDdwInfo, VfioIommuSpaprTceInfo, VfioEehPeErr, VfioEehPeOp, VfioIommuSpaprRegisterMemory, VfioIommuSpaprTceCreate, VfioIommuSpaprTceRemove, VfioDeviceInfoCapPciAtomicComp, VfioDeviceBindIommufd, VfioDeviceAttachIommufdPt, VfioDeviceDetachIommufdPt, VfioPrecopyInfo, VfioDeviceFeatureMigDataSize, VfioDeviceFeatureBusMaster, VfioRegionDmaRange, VfioDeviceFeatureDmaBuf, VfioDeviceFeatureZpciErr, IommuDestroy, IommuIoasAlloc, IommuIovaRange, IommuIoasIovaRanges, IommuIoasAllowIovas, IommuIoasMap, IommuIoasCopy, IommuIoasUnmap, IommuOption, IommuVfioIoas, IommuHwptAlloc, IommuHwInfo, IommuHwptSetDirtyTracking, IommuHwptGetDirtyBitmap, IommuHwptInvalidate, IommuFaultAlloc, IommuHwptVtdS1, IommuHwInfoVtd, IommuHwptVtdS1Invalidate, IommuHwptPgfault, IommuHwptPageResponse, IommuIoasNoiommuGetPa, IommuIoasMapFile, IommuIoasChangeProcess, IommuViommuAlloc, IommuVdeviceAlloc, IommuVeventqAlloc, IommuHwQueueAlloc, IommuHwptArmSmmuv3, IommuHwptAmdGuest, IommuHwInfoArmSmmuv3, IommuHwInfoTegra241Cmdqv, IommuHwInfoAmd, IommuViommuArmSmmuv3Invalidate, IommuViommuTegra241Cmdqv, IommufdVeventHeader, IommuVeventArmSmmuv3, IommuVeventTegra241Cmdqv, StructName, StructTypes } from './types.js';
 function sizeVfioInfoCapHeader0(_v: StructInit<VfioInfoCapHeader>): number {
   return 8;
 }
@@ -5662,6 +5662,3530 @@ function makeVfioDeviceFeatureZpciErr0(arch: Arch, le: boolean, layout: StructLa
   });
 }
 
+function sizeIommuDestroy0(_v: StructInit<IommuDestroy>): number {
+  return 8;
+}
+
+function decIommuDestroy0(dv: DataView, o: number, le: boolean, end: number): IommuDestroy {
+  return { size: dv.getUint32(o + 0, le), id: dv.getUint32(o + 4, le) };
+}
+
+function encIommuDestroy0(dv: DataView, o: number, le: boolean, v: StructInit<IommuDestroy>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_destroy.size'), le);
+  }
+  {
+    const x = v.id;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_destroy.id'), le);
+  }
+}
+
+class ViewIommuDestroy0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_destroy.size'), this._le);
+  }
+  get id(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set id(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_destroy.id'), this._le);
+  }
+}
+
+function makeIommuDestroy0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuDestroy> {
+  return structCodec<IommuDestroy>('iommu_destroy', arch, le, layout, {
+    encodedSize: sizeIommuDestroy0,
+    encode(value: StructInit<IommuDestroy>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuDestroy0(value));
+      encIommuDestroy0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuDestroy>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuDestroy0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_destroy', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuDestroy0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuDestroy {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('iommu_destroy', 8, source.length - offset);
+      return decIommuDestroy0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuDestroy> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('iommu_destroy', 8, source.length - offset);
+      return new ViewIommuDestroy0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuIoasAlloc0(_v: StructInit<IommuIoasAlloc>): number {
+  return 12;
+}
+
+function decIommuIoasAlloc0(dv: DataView, o: number, le: boolean, end: number): IommuIoasAlloc {
+  return { size: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), outIoasId: dv.getUint32(o + 8, le) };
+}
+
+function encIommuIoasAlloc0(dv: DataView, o: number, le: boolean, v: StructInit<IommuIoasAlloc>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_ioas_alloc.size'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_ioas_alloc.flags'), le);
+  }
+  {
+    const x = v.outIoasId;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'iommu_ioas_alloc.out_ioas_id'), le);
+  }
+}
+
+class ViewIommuIoasAlloc0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_ioas_alloc.size'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_ioas_alloc.flags'), this._le);
+  }
+  get outIoasId(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set outIoasId(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'iommu_ioas_alloc.out_ioas_id'), this._le);
+  }
+}
+
+function makeIommuIoasAlloc0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuIoasAlloc> {
+  return structCodec<IommuIoasAlloc>('iommu_ioas_alloc', arch, le, layout, {
+    encodedSize: sizeIommuIoasAlloc0,
+    encode(value: StructInit<IommuIoasAlloc>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuIoasAlloc0(value));
+      encIommuIoasAlloc0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuIoasAlloc>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuIoasAlloc0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_ioas_alloc', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuIoasAlloc0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuIoasAlloc {
+      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('iommu_ioas_alloc', 12, source.length - offset);
+      return decIommuIoasAlloc0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuIoasAlloc> {
+      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('iommu_ioas_alloc', 12, source.length - offset);
+      return new ViewIommuIoasAlloc0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuIovaRange0(_v: StructInit<IommuIovaRange>): number {
+  return 16;
+}
+
+function decIommuIovaRange0(dv: DataView, o: number, le: boolean, end: number): IommuIovaRange {
+  return { start: dv.getBigUint64(o + 0, le), last: dv.getBigUint64(o + 8, le) };
+}
+
+function encIommuIovaRange0(dv: DataView, o: number, le: boolean, v: StructInit<IommuIovaRange>): void {
+  {
+    const x = v.start;
+    if (x !== undefined) dv.setBigUint64(o + 0, check.u64(x, 'iommu_iova_range.start'), le);
+  }
+  {
+    const x = v.last;
+    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'iommu_iova_range.last'), le);
+  }
+}
+
+class ViewIommuIovaRange0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get start(): bigint {
+    return this._dv.getBigUint64(this._o + 0, this._le);
+  }
+  set start(value: bigint) {
+    this._dv.setBigUint64(this._o + 0, check.u64(value, 'iommu_iova_range.start'), this._le);
+  }
+  get last(): bigint {
+    return this._dv.getBigUint64(this._o + 8, this._le);
+  }
+  set last(value: bigint) {
+    this._dv.setBigUint64(this._o + 8, check.u64(value, 'iommu_iova_range.last'), this._le);
+  }
+}
+
+function makeIommuIovaRange0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuIovaRange> {
+  return structCodec<IommuIovaRange>('iommu_iova_range', arch, le, layout, {
+    encodedSize: sizeIommuIovaRange0,
+    encode(value: StructInit<IommuIovaRange>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuIovaRange0(value));
+      encIommuIovaRange0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuIovaRange>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuIovaRange0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_iova_range', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuIovaRange0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuIovaRange {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('iommu_iova_range', 16, source.length - offset);
+      return decIommuIovaRange0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuIovaRange> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('iommu_iova_range', 16, source.length - offset);
+      return new ViewIommuIovaRange0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuIoasIovaRanges0(_v: StructInit<IommuIoasIovaRanges>): number {
+  return 32;
+}
+
+function decIommuIoasIovaRanges0(dv: DataView, o: number, le: boolean, end: number): IommuIoasIovaRanges {
+  return { size: dv.getUint32(o + 0, le), ioasId: dv.getUint32(o + 4, le), numIovas: dv.getUint32(o + 8, le), reserved: dv.getUint32(o + 12, le), allowedIovas: dv.getBigUint64(o + 16, le), outIovaAlignment: dv.getBigUint64(o + 24, le) };
+}
+
+function encIommuIoasIovaRanges0(dv: DataView, o: number, le: boolean, v: StructInit<IommuIoasIovaRanges>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_ioas_iova_ranges.size'), le);
+  }
+  {
+    const x = v.ioasId;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_ioas_iova_ranges.ioas_id'), le);
+  }
+  {
+    const x = v.numIovas;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'iommu_ioas_iova_ranges.num_iovas'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'iommu_ioas_iova_ranges.__reserved'), le);
+  }
+  {
+    const x = v.allowedIovas;
+    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'iommu_ioas_iova_ranges.allowed_iovas'), le);
+  }
+  {
+    const x = v.outIovaAlignment;
+    if (x !== undefined) dv.setBigUint64(o + 24, check.u64(x, 'iommu_ioas_iova_ranges.out_iova_alignment'), le);
+  }
+}
+
+class ViewIommuIoasIovaRanges0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_ioas_iova_ranges.size'), this._le);
+  }
+  get ioasId(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set ioasId(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_ioas_iova_ranges.ioas_id'), this._le);
+  }
+  get numIovas(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set numIovas(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'iommu_ioas_iova_ranges.num_iovas'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'iommu_ioas_iova_ranges.__reserved'), this._le);
+  }
+  get allowedIovas(): bigint {
+    return this._dv.getBigUint64(this._o + 16, this._le);
+  }
+  set allowedIovas(value: bigint) {
+    this._dv.setBigUint64(this._o + 16, check.u64(value, 'iommu_ioas_iova_ranges.allowed_iovas'), this._le);
+  }
+  get outIovaAlignment(): bigint {
+    return this._dv.getBigUint64(this._o + 24, this._le);
+  }
+  set outIovaAlignment(value: bigint) {
+    this._dv.setBigUint64(this._o + 24, check.u64(value, 'iommu_ioas_iova_ranges.out_iova_alignment'), this._le);
+  }
+}
+
+function makeIommuIoasIovaRanges0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuIoasIovaRanges> {
+  return structCodec<IommuIoasIovaRanges>('iommu_ioas_iova_ranges', arch, le, layout, {
+    encodedSize: sizeIommuIoasIovaRanges0,
+    encode(value: StructInit<IommuIoasIovaRanges>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuIoasIovaRanges0(value));
+      encIommuIoasIovaRanges0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuIoasIovaRanges>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuIoasIovaRanges0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_ioas_iova_ranges', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuIoasIovaRanges0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuIoasIovaRanges {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('iommu_ioas_iova_ranges', 32, source.length - offset);
+      return decIommuIoasIovaRanges0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuIoasIovaRanges> {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('iommu_ioas_iova_ranges', 32, source.length - offset);
+      return new ViewIommuIoasIovaRanges0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuIoasAllowIovas0(_v: StructInit<IommuIoasAllowIovas>): number {
+  return 24;
+}
+
+function decIommuIoasAllowIovas0(dv: DataView, o: number, le: boolean, end: number): IommuIoasAllowIovas {
+  return { size: dv.getUint32(o + 0, le), ioasId: dv.getUint32(o + 4, le), numIovas: dv.getUint32(o + 8, le), reserved: dv.getUint32(o + 12, le), allowedIovas: dv.getBigUint64(o + 16, le) };
+}
+
+function encIommuIoasAllowIovas0(dv: DataView, o: number, le: boolean, v: StructInit<IommuIoasAllowIovas>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_ioas_allow_iovas.size'), le);
+  }
+  {
+    const x = v.ioasId;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_ioas_allow_iovas.ioas_id'), le);
+  }
+  {
+    const x = v.numIovas;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'iommu_ioas_allow_iovas.num_iovas'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'iommu_ioas_allow_iovas.__reserved'), le);
+  }
+  {
+    const x = v.allowedIovas;
+    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'iommu_ioas_allow_iovas.allowed_iovas'), le);
+  }
+}
+
+class ViewIommuIoasAllowIovas0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_ioas_allow_iovas.size'), this._le);
+  }
+  get ioasId(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set ioasId(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_ioas_allow_iovas.ioas_id'), this._le);
+  }
+  get numIovas(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set numIovas(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'iommu_ioas_allow_iovas.num_iovas'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'iommu_ioas_allow_iovas.__reserved'), this._le);
+  }
+  get allowedIovas(): bigint {
+    return this._dv.getBigUint64(this._o + 16, this._le);
+  }
+  set allowedIovas(value: bigint) {
+    this._dv.setBigUint64(this._o + 16, check.u64(value, 'iommu_ioas_allow_iovas.allowed_iovas'), this._le);
+  }
+}
+
+function makeIommuIoasAllowIovas0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuIoasAllowIovas> {
+  return structCodec<IommuIoasAllowIovas>('iommu_ioas_allow_iovas', arch, le, layout, {
+    encodedSize: sizeIommuIoasAllowIovas0,
+    encode(value: StructInit<IommuIoasAllowIovas>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuIoasAllowIovas0(value));
+      encIommuIoasAllowIovas0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuIoasAllowIovas>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuIoasAllowIovas0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_ioas_allow_iovas', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuIoasAllowIovas0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuIoasAllowIovas {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('iommu_ioas_allow_iovas', 24, source.length - offset);
+      return decIommuIoasAllowIovas0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuIoasAllowIovas> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('iommu_ioas_allow_iovas', 24, source.length - offset);
+      return new ViewIommuIoasAllowIovas0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuIoasMap0(_v: StructInit<IommuIoasMap>): number {
+  return 40;
+}
+
+function decIommuIoasMap0(dv: DataView, o: number, le: boolean, end: number): IommuIoasMap {
+  return { size: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), ioasId: dv.getUint32(o + 8, le), reserved: dv.getUint32(o + 12, le), userVa: dv.getBigUint64(o + 16, le), length: dv.getBigUint64(o + 24, le), iova: dv.getBigUint64(o + 32, le) };
+}
+
+function encIommuIoasMap0(dv: DataView, o: number, le: boolean, v: StructInit<IommuIoasMap>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_ioas_map.size'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_ioas_map.flags'), le);
+  }
+  {
+    const x = v.ioasId;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'iommu_ioas_map.ioas_id'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'iommu_ioas_map.__reserved'), le);
+  }
+  {
+    const x = v.userVa;
+    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'iommu_ioas_map.user_va'), le);
+  }
+  {
+    const x = v.length;
+    if (x !== undefined) dv.setBigUint64(o + 24, check.u64(x, 'iommu_ioas_map.length'), le);
+  }
+  {
+    const x = v.iova;
+    if (x !== undefined) dv.setBigUint64(o + 32, check.u64(x, 'iommu_ioas_map.iova'), le);
+  }
+}
+
+class ViewIommuIoasMap0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_ioas_map.size'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_ioas_map.flags'), this._le);
+  }
+  get ioasId(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set ioasId(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'iommu_ioas_map.ioas_id'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'iommu_ioas_map.__reserved'), this._le);
+  }
+  get userVa(): bigint {
+    return this._dv.getBigUint64(this._o + 16, this._le);
+  }
+  set userVa(value: bigint) {
+    this._dv.setBigUint64(this._o + 16, check.u64(value, 'iommu_ioas_map.user_va'), this._le);
+  }
+  get length(): bigint {
+    return this._dv.getBigUint64(this._o + 24, this._le);
+  }
+  set length(value: bigint) {
+    this._dv.setBigUint64(this._o + 24, check.u64(value, 'iommu_ioas_map.length'), this._le);
+  }
+  get iova(): bigint {
+    return this._dv.getBigUint64(this._o + 32, this._le);
+  }
+  set iova(value: bigint) {
+    this._dv.setBigUint64(this._o + 32, check.u64(value, 'iommu_ioas_map.iova'), this._le);
+  }
+}
+
+function makeIommuIoasMap0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuIoasMap> {
+  return structCodec<IommuIoasMap>('iommu_ioas_map', arch, le, layout, {
+    encodedSize: sizeIommuIoasMap0,
+    encode(value: StructInit<IommuIoasMap>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuIoasMap0(value));
+      encIommuIoasMap0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuIoasMap>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuIoasMap0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_ioas_map', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuIoasMap0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuIoasMap {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('iommu_ioas_map', 40, source.length - offset);
+      return decIommuIoasMap0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuIoasMap> {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('iommu_ioas_map', 40, source.length - offset);
+      return new ViewIommuIoasMap0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuIoasCopy0(_v: StructInit<IommuIoasCopy>): number {
+  return 40;
+}
+
+function decIommuIoasCopy0(dv: DataView, o: number, le: boolean, end: number): IommuIoasCopy {
+  return { size: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), dstIoasId: dv.getUint32(o + 8, le), srcIoasId: dv.getUint32(o + 12, le), length: dv.getBigUint64(o + 16, le), dstIova: dv.getBigUint64(o + 24, le), srcIova: dv.getBigUint64(o + 32, le) };
+}
+
+function encIommuIoasCopy0(dv: DataView, o: number, le: boolean, v: StructInit<IommuIoasCopy>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_ioas_copy.size'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_ioas_copy.flags'), le);
+  }
+  {
+    const x = v.dstIoasId;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'iommu_ioas_copy.dst_ioas_id'), le);
+  }
+  {
+    const x = v.srcIoasId;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'iommu_ioas_copy.src_ioas_id'), le);
+  }
+  {
+    const x = v.length;
+    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'iommu_ioas_copy.length'), le);
+  }
+  {
+    const x = v.dstIova;
+    if (x !== undefined) dv.setBigUint64(o + 24, check.u64(x, 'iommu_ioas_copy.dst_iova'), le);
+  }
+  {
+    const x = v.srcIova;
+    if (x !== undefined) dv.setBigUint64(o + 32, check.u64(x, 'iommu_ioas_copy.src_iova'), le);
+  }
+}
+
+class ViewIommuIoasCopy0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_ioas_copy.size'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_ioas_copy.flags'), this._le);
+  }
+  get dstIoasId(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set dstIoasId(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'iommu_ioas_copy.dst_ioas_id'), this._le);
+  }
+  get srcIoasId(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set srcIoasId(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'iommu_ioas_copy.src_ioas_id'), this._le);
+  }
+  get length(): bigint {
+    return this._dv.getBigUint64(this._o + 16, this._le);
+  }
+  set length(value: bigint) {
+    this._dv.setBigUint64(this._o + 16, check.u64(value, 'iommu_ioas_copy.length'), this._le);
+  }
+  get dstIova(): bigint {
+    return this._dv.getBigUint64(this._o + 24, this._le);
+  }
+  set dstIova(value: bigint) {
+    this._dv.setBigUint64(this._o + 24, check.u64(value, 'iommu_ioas_copy.dst_iova'), this._le);
+  }
+  get srcIova(): bigint {
+    return this._dv.getBigUint64(this._o + 32, this._le);
+  }
+  set srcIova(value: bigint) {
+    this._dv.setBigUint64(this._o + 32, check.u64(value, 'iommu_ioas_copy.src_iova'), this._le);
+  }
+}
+
+function makeIommuIoasCopy0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuIoasCopy> {
+  return structCodec<IommuIoasCopy>('iommu_ioas_copy', arch, le, layout, {
+    encodedSize: sizeIommuIoasCopy0,
+    encode(value: StructInit<IommuIoasCopy>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuIoasCopy0(value));
+      encIommuIoasCopy0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuIoasCopy>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuIoasCopy0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_ioas_copy', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuIoasCopy0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuIoasCopy {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('iommu_ioas_copy', 40, source.length - offset);
+      return decIommuIoasCopy0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuIoasCopy> {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('iommu_ioas_copy', 40, source.length - offset);
+      return new ViewIommuIoasCopy0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuIoasUnmap0(_v: StructInit<IommuIoasUnmap>): number {
+  return 24;
+}
+
+function decIommuIoasUnmap0(dv: DataView, o: number, le: boolean, end: number): IommuIoasUnmap {
+  return { size: dv.getUint32(o + 0, le), ioasId: dv.getUint32(o + 4, le), iova: dv.getBigUint64(o + 8, le), length: dv.getBigUint64(o + 16, le) };
+}
+
+function encIommuIoasUnmap0(dv: DataView, o: number, le: boolean, v: StructInit<IommuIoasUnmap>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_ioas_unmap.size'), le);
+  }
+  {
+    const x = v.ioasId;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_ioas_unmap.ioas_id'), le);
+  }
+  {
+    const x = v.iova;
+    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'iommu_ioas_unmap.iova'), le);
+  }
+  {
+    const x = v.length;
+    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'iommu_ioas_unmap.length'), le);
+  }
+}
+
+class ViewIommuIoasUnmap0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_ioas_unmap.size'), this._le);
+  }
+  get ioasId(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set ioasId(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_ioas_unmap.ioas_id'), this._le);
+  }
+  get iova(): bigint {
+    return this._dv.getBigUint64(this._o + 8, this._le);
+  }
+  set iova(value: bigint) {
+    this._dv.setBigUint64(this._o + 8, check.u64(value, 'iommu_ioas_unmap.iova'), this._le);
+  }
+  get length(): bigint {
+    return this._dv.getBigUint64(this._o + 16, this._le);
+  }
+  set length(value: bigint) {
+    this._dv.setBigUint64(this._o + 16, check.u64(value, 'iommu_ioas_unmap.length'), this._le);
+  }
+}
+
+function makeIommuIoasUnmap0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuIoasUnmap> {
+  return structCodec<IommuIoasUnmap>('iommu_ioas_unmap', arch, le, layout, {
+    encodedSize: sizeIommuIoasUnmap0,
+    encode(value: StructInit<IommuIoasUnmap>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuIoasUnmap0(value));
+      encIommuIoasUnmap0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuIoasUnmap>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuIoasUnmap0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_ioas_unmap', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuIoasUnmap0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuIoasUnmap {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('iommu_ioas_unmap', 24, source.length - offset);
+      return decIommuIoasUnmap0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuIoasUnmap> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('iommu_ioas_unmap', 24, source.length - offset);
+      return new ViewIommuIoasUnmap0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuOption0(_v: StructInit<IommuOption>): number {
+  return 24;
+}
+
+function decIommuOption0(dv: DataView, o: number, le: boolean, end: number): IommuOption {
+  return { size: dv.getUint32(o + 0, le), optionId: dv.getUint32(o + 4, le), op: dv.getUint16(o + 8, le), reserved: dv.getUint16(o + 10, le), objectId: dv.getUint32(o + 12, le), val64: dv.getBigUint64(o + 16, le) };
+}
+
+function encIommuOption0(dv: DataView, o: number, le: boolean, v: StructInit<IommuOption>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_option.size'), le);
+  }
+  {
+    const x = v.optionId;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_option.option_id'), le);
+  }
+  {
+    const x = v.op;
+    if (x !== undefined) dv.setUint16(o + 8, check.u16(x, 'iommu_option.op'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint16(o + 10, check.u16(x, 'iommu_option.__reserved'), le);
+  }
+  {
+    const x = v.objectId;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'iommu_option.object_id'), le);
+  }
+  {
+    const x = v.val64;
+    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'iommu_option.val64'), le);
+  }
+}
+
+class ViewIommuOption0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_option.size'), this._le);
+  }
+  get optionId(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set optionId(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_option.option_id'), this._le);
+  }
+  get op(): number {
+    return this._dv.getUint16(this._o + 8, this._le);
+  }
+  set op(value: number) {
+    this._dv.setUint16(this._o + 8, check.u16(value, 'iommu_option.op'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint16(this._o + 10, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint16(this._o + 10, check.u16(value, 'iommu_option.__reserved'), this._le);
+  }
+  get objectId(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set objectId(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'iommu_option.object_id'), this._le);
+  }
+  get val64(): bigint {
+    return this._dv.getBigUint64(this._o + 16, this._le);
+  }
+  set val64(value: bigint) {
+    this._dv.setBigUint64(this._o + 16, check.u64(value, 'iommu_option.val64'), this._le);
+  }
+}
+
+function makeIommuOption0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuOption> {
+  return structCodec<IommuOption>('iommu_option', arch, le, layout, {
+    encodedSize: sizeIommuOption0,
+    encode(value: StructInit<IommuOption>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuOption0(value));
+      encIommuOption0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuOption>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuOption0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_option', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuOption0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuOption {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('iommu_option', 24, source.length - offset);
+      return decIommuOption0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuOption> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('iommu_option', 24, source.length - offset);
+      return new ViewIommuOption0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuVfioIoas0(_v: StructInit<IommuVfioIoas>): number {
+  return 12;
+}
+
+function decIommuVfioIoas0(dv: DataView, o: number, le: boolean, end: number): IommuVfioIoas {
+  return { size: dv.getUint32(o + 0, le), ioasId: dv.getUint32(o + 4, le), op: dv.getUint16(o + 8, le), reserved: dv.getUint16(o + 10, le) };
+}
+
+function encIommuVfioIoas0(dv: DataView, o: number, le: boolean, v: StructInit<IommuVfioIoas>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_vfio_ioas.size'), le);
+  }
+  {
+    const x = v.ioasId;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_vfio_ioas.ioas_id'), le);
+  }
+  {
+    const x = v.op;
+    if (x !== undefined) dv.setUint16(o + 8, check.u16(x, 'iommu_vfio_ioas.op'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint16(o + 10, check.u16(x, 'iommu_vfio_ioas.__reserved'), le);
+  }
+}
+
+class ViewIommuVfioIoas0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_vfio_ioas.size'), this._le);
+  }
+  get ioasId(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set ioasId(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_vfio_ioas.ioas_id'), this._le);
+  }
+  get op(): number {
+    return this._dv.getUint16(this._o + 8, this._le);
+  }
+  set op(value: number) {
+    this._dv.setUint16(this._o + 8, check.u16(value, 'iommu_vfio_ioas.op'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint16(this._o + 10, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint16(this._o + 10, check.u16(value, 'iommu_vfio_ioas.__reserved'), this._le);
+  }
+}
+
+function makeIommuVfioIoas0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuVfioIoas> {
+  return structCodec<IommuVfioIoas>('iommu_vfio_ioas', arch, le, layout, {
+    encodedSize: sizeIommuVfioIoas0,
+    encode(value: StructInit<IommuVfioIoas>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuVfioIoas0(value));
+      encIommuVfioIoas0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuVfioIoas>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuVfioIoas0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_vfio_ioas', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuVfioIoas0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuVfioIoas {
+      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('iommu_vfio_ioas', 12, source.length - offset);
+      return decIommuVfioIoas0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuVfioIoas> {
+      if (offset < 0 || source.length - offset < 12) throw check.shortBuffer('iommu_vfio_ioas', 12, source.length - offset);
+      return new ViewIommuVfioIoas0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuHwptAlloc0(_v: StructInit<IommuHwptAlloc>): number {
+  return 48;
+}
+
+function decIommuHwptAlloc0(dv: DataView, o: number, le: boolean, end: number): IommuHwptAlloc {
+  return { size: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), devId: dv.getUint32(o + 8, le), ptId: dv.getUint32(o + 12, le), outHwptId: dv.getUint32(o + 16, le), reserved: dv.getUint32(o + 20, le), dataType: dv.getUint32(o + 24, le), dataLen: dv.getUint32(o + 28, le), dataUptr: dv.getBigUint64(o + 32, le), faultId: dv.getUint32(o + 40, le), reserved2: dv.getUint32(o + 44, le) };
+}
+
+function encIommuHwptAlloc0(dv: DataView, o: number, le: boolean, v: StructInit<IommuHwptAlloc>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_hwpt_alloc.size'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_hwpt_alloc.flags'), le);
+  }
+  {
+    const x = v.devId;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'iommu_hwpt_alloc.dev_id'), le);
+  }
+  {
+    const x = v.ptId;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'iommu_hwpt_alloc.pt_id'), le);
+  }
+  {
+    const x = v.outHwptId;
+    if (x !== undefined) dv.setUint32(o + 16, check.u32(x, 'iommu_hwpt_alloc.out_hwpt_id'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 20, check.u32(x, 'iommu_hwpt_alloc.__reserved'), le);
+  }
+  {
+    const x = v.dataType;
+    if (x !== undefined) dv.setUint32(o + 24, check.u32(x, 'iommu_hwpt_alloc.data_type'), le);
+  }
+  {
+    const x = v.dataLen;
+    if (x !== undefined) dv.setUint32(o + 28, check.u32(x, 'iommu_hwpt_alloc.data_len'), le);
+  }
+  {
+    const x = v.dataUptr;
+    if (x !== undefined) dv.setBigUint64(o + 32, check.u64(x, 'iommu_hwpt_alloc.data_uptr'), le);
+  }
+  {
+    const x = v.faultId;
+    if (x !== undefined) dv.setUint32(o + 40, check.u32(x, 'iommu_hwpt_alloc.fault_id'), le);
+  }
+  {
+    const x = v.reserved2;
+    if (x !== undefined) dv.setUint32(o + 44, check.u32(x, 'iommu_hwpt_alloc.__reserved2'), le);
+  }
+}
+
+class ViewIommuHwptAlloc0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_hwpt_alloc.size'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_hwpt_alloc.flags'), this._le);
+  }
+  get devId(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set devId(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'iommu_hwpt_alloc.dev_id'), this._le);
+  }
+  get ptId(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set ptId(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'iommu_hwpt_alloc.pt_id'), this._le);
+  }
+  get outHwptId(): number {
+    return this._dv.getUint32(this._o + 16, this._le);
+  }
+  set outHwptId(value: number) {
+    this._dv.setUint32(this._o + 16, check.u32(value, 'iommu_hwpt_alloc.out_hwpt_id'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 20, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 20, check.u32(value, 'iommu_hwpt_alloc.__reserved'), this._le);
+  }
+  get dataType(): number {
+    return this._dv.getUint32(this._o + 24, this._le);
+  }
+  set dataType(value: number) {
+    this._dv.setUint32(this._o + 24, check.u32(value, 'iommu_hwpt_alloc.data_type'), this._le);
+  }
+  get dataLen(): number {
+    return this._dv.getUint32(this._o + 28, this._le);
+  }
+  set dataLen(value: number) {
+    this._dv.setUint32(this._o + 28, check.u32(value, 'iommu_hwpt_alloc.data_len'), this._le);
+  }
+  get dataUptr(): bigint {
+    return this._dv.getBigUint64(this._o + 32, this._le);
+  }
+  set dataUptr(value: bigint) {
+    this._dv.setBigUint64(this._o + 32, check.u64(value, 'iommu_hwpt_alloc.data_uptr'), this._le);
+  }
+  get faultId(): number {
+    return this._dv.getUint32(this._o + 40, this._le);
+  }
+  set faultId(value: number) {
+    this._dv.setUint32(this._o + 40, check.u32(value, 'iommu_hwpt_alloc.fault_id'), this._le);
+  }
+  get reserved2(): number {
+    return this._dv.getUint32(this._o + 44, this._le);
+  }
+  set reserved2(value: number) {
+    this._dv.setUint32(this._o + 44, check.u32(value, 'iommu_hwpt_alloc.__reserved2'), this._le);
+  }
+}
+
+function makeIommuHwptAlloc0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuHwptAlloc> {
+  return structCodec<IommuHwptAlloc>('iommu_hwpt_alloc', arch, le, layout, {
+    encodedSize: sizeIommuHwptAlloc0,
+    encode(value: StructInit<IommuHwptAlloc>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuHwptAlloc0(value));
+      encIommuHwptAlloc0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuHwptAlloc>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuHwptAlloc0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_hwpt_alloc', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuHwptAlloc0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuHwptAlloc {
+      if (offset < 0 || source.length - offset < 48) throw check.shortBuffer('iommu_hwpt_alloc', 48, source.length - offset);
+      return decIommuHwptAlloc0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuHwptAlloc> {
+      if (offset < 0 || source.length - offset < 48) throw check.shortBuffer('iommu_hwpt_alloc', 48, source.length - offset);
+      return new ViewIommuHwptAlloc0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuHwInfo0(_v: StructInit<IommuHwInfo>): number {
+  return 40;
+}
+
+function decIommuHwInfo0(dv: DataView, o: number, le: boolean, end: number): IommuHwInfo {
+  const reservedN = 3;
+  check.arrayEnd('iommu_hw_info', '__reserved', o + 29, reservedN, 1, end);
+  return { size: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), devId: dv.getUint32(o + 8, le), dataLen: dv.getUint32(o + 12, le), dataUptr: dv.getBigUint64(o + 16, le), inDataType: dv.getUint32(o + 24, le), outDataType: dv.getUint32(o + 24, le), outMaxPasidLog2: dv.getUint8(o + 28), reserved: new Uint8Array(dv.buffer, dv.byteOffset + o + 29, reservedN).slice(), outCapabilities: dv.getBigUint64(o + 32, le) };
+}
+
+function encIommuHwInfo0(dv: DataView, o: number, le: boolean, v: StructInit<IommuHwInfo>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_hw_info.size'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_hw_info.flags'), le);
+  }
+  {
+    const x = v.devId;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'iommu_hw_info.dev_id'), le);
+  }
+  {
+    const x = v.dataLen;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'iommu_hw_info.data_len'), le);
+  }
+  {
+    const x = v.dataUptr;
+    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'iommu_hw_info.data_uptr'), le);
+  }
+  {
+    const x = v.inDataType;
+    if (x !== undefined) dv.setUint32(o + 24, check.u32(x, 'iommu_hw_info.in_data_type'), le);
+  }
+  {
+    const x = v.outDataType;
+    if (x !== undefined) dv.setUint32(o + 24, check.u32(x, 'iommu_hw_info.out_data_type'), le);
+  }
+  {
+    const x = v.outMaxPasidLog2;
+    if (x !== undefined) dv.setUint8(o + 28, check.u8(x, 'iommu_hw_info.out_max_pasid_log2'));
+  }
+  const reserved = v.reserved;
+  if (reserved !== undefined) {
+    if (reserved.length > 3) throw check.tooMany('iommu_hw_info.__reserved', reserved.length, 3);
+    new Uint8Array(dv.buffer, dv.byteOffset + o + 29, reserved.length).set(reserved);
+  }
+  {
+    const x = v.outCapabilities;
+    if (x !== undefined) dv.setBigUint64(o + 32, check.u64(x, 'iommu_hw_info.out_capabilities'), le);
+  }
+}
+
+class ViewIommuHwInfo0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_hw_info.size'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_hw_info.flags'), this._le);
+  }
+  get devId(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set devId(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'iommu_hw_info.dev_id'), this._le);
+  }
+  get dataLen(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set dataLen(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'iommu_hw_info.data_len'), this._le);
+  }
+  get dataUptr(): bigint {
+    return this._dv.getBigUint64(this._o + 16, this._le);
+  }
+  set dataUptr(value: bigint) {
+    this._dv.setBigUint64(this._o + 16, check.u64(value, 'iommu_hw_info.data_uptr'), this._le);
+  }
+  get inDataType(): number {
+    return this._dv.getUint32(this._o + 24, this._le);
+  }
+  set inDataType(value: number) {
+    this._dv.setUint32(this._o + 24, check.u32(value, 'iommu_hw_info.in_data_type'), this._le);
+  }
+  get outDataType(): number {
+    return this._dv.getUint32(this._o + 24, this._le);
+  }
+  set outDataType(value: number) {
+    this._dv.setUint32(this._o + 24, check.u32(value, 'iommu_hw_info.out_data_type'), this._le);
+  }
+  get outMaxPasidLog2(): number {
+    return this._dv.getUint8(this._o + 28);
+  }
+  set outMaxPasidLog2(value: number) {
+    this._dv.setUint8(this._o + 28, check.u8(value, 'iommu_hw_info.out_max_pasid_log2'));
+  }
+  get outCapabilities(): bigint {
+    return this._dv.getBigUint64(this._o + 32, this._le);
+  }
+  set outCapabilities(value: bigint) {
+    this._dv.setBigUint64(this._o + 32, check.u64(value, 'iommu_hw_info.out_capabilities'), this._le);
+  }
+}
+
+function makeIommuHwInfo0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuHwInfo> {
+  return structCodec<IommuHwInfo>('iommu_hw_info', arch, le, layout, {
+    encodedSize: sizeIommuHwInfo0,
+    encode(value: StructInit<IommuHwInfo>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuHwInfo0(value));
+      encIommuHwInfo0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuHwInfo>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuHwInfo0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_hw_info', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuHwInfo0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuHwInfo {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('iommu_hw_info', 40, source.length - offset);
+      return decIommuHwInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuHwInfo> {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('iommu_hw_info', 40, source.length - offset);
+      return new ViewIommuHwInfo0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuHwptSetDirtyTracking0(_v: StructInit<IommuHwptSetDirtyTracking>): number {
+  return 16;
+}
+
+function decIommuHwptSetDirtyTracking0(dv: DataView, o: number, le: boolean, end: number): IommuHwptSetDirtyTracking {
+  return { size: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), hwptId: dv.getUint32(o + 8, le), reserved: dv.getUint32(o + 12, le) };
+}
+
+function encIommuHwptSetDirtyTracking0(dv: DataView, o: number, le: boolean, v: StructInit<IommuHwptSetDirtyTracking>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_hwpt_set_dirty_tracking.size'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_hwpt_set_dirty_tracking.flags'), le);
+  }
+  {
+    const x = v.hwptId;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'iommu_hwpt_set_dirty_tracking.hwpt_id'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'iommu_hwpt_set_dirty_tracking.__reserved'), le);
+  }
+}
+
+class ViewIommuHwptSetDirtyTracking0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_hwpt_set_dirty_tracking.size'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_hwpt_set_dirty_tracking.flags'), this._le);
+  }
+  get hwptId(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set hwptId(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'iommu_hwpt_set_dirty_tracking.hwpt_id'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'iommu_hwpt_set_dirty_tracking.__reserved'), this._le);
+  }
+}
+
+function makeIommuHwptSetDirtyTracking0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuHwptSetDirtyTracking> {
+  return structCodec<IommuHwptSetDirtyTracking>('iommu_hwpt_set_dirty_tracking', arch, le, layout, {
+    encodedSize: sizeIommuHwptSetDirtyTracking0,
+    encode(value: StructInit<IommuHwptSetDirtyTracking>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuHwptSetDirtyTracking0(value));
+      encIommuHwptSetDirtyTracking0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuHwptSetDirtyTracking>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuHwptSetDirtyTracking0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_hwpt_set_dirty_tracking', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuHwptSetDirtyTracking0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuHwptSetDirtyTracking {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('iommu_hwpt_set_dirty_tracking', 16, source.length - offset);
+      return decIommuHwptSetDirtyTracking0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuHwptSetDirtyTracking> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('iommu_hwpt_set_dirty_tracking', 16, source.length - offset);
+      return new ViewIommuHwptSetDirtyTracking0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuHwptGetDirtyBitmap0(_v: StructInit<IommuHwptGetDirtyBitmap>): number {
+  return 48;
+}
+
+function decIommuHwptGetDirtyBitmap0(dv: DataView, o: number, le: boolean, end: number): IommuHwptGetDirtyBitmap {
+  return { size: dv.getUint32(o + 0, le), hwptId: dv.getUint32(o + 4, le), flags: dv.getUint32(o + 8, le), reserved: dv.getUint32(o + 12, le), iova: dv.getBigUint64(o + 16, le), length: dv.getBigUint64(o + 24, le), pageSize: dv.getBigUint64(o + 32, le), data: dv.getBigUint64(o + 40, le) };
+}
+
+function encIommuHwptGetDirtyBitmap0(dv: DataView, o: number, le: boolean, v: StructInit<IommuHwptGetDirtyBitmap>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_hwpt_get_dirty_bitmap.size'), le);
+  }
+  {
+    const x = v.hwptId;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_hwpt_get_dirty_bitmap.hwpt_id'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'iommu_hwpt_get_dirty_bitmap.flags'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'iommu_hwpt_get_dirty_bitmap.__reserved'), le);
+  }
+  {
+    const x = v.iova;
+    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'iommu_hwpt_get_dirty_bitmap.iova'), le);
+  }
+  {
+    const x = v.length;
+    if (x !== undefined) dv.setBigUint64(o + 24, check.u64(x, 'iommu_hwpt_get_dirty_bitmap.length'), le);
+  }
+  {
+    const x = v.pageSize;
+    if (x !== undefined) dv.setBigUint64(o + 32, check.u64(x, 'iommu_hwpt_get_dirty_bitmap.page_size'), le);
+  }
+  {
+    const x = v.data;
+    if (x !== undefined) dv.setBigUint64(o + 40, check.u64(x, 'iommu_hwpt_get_dirty_bitmap.data'), le);
+  }
+}
+
+class ViewIommuHwptGetDirtyBitmap0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_hwpt_get_dirty_bitmap.size'), this._le);
+  }
+  get hwptId(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set hwptId(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_hwpt_get_dirty_bitmap.hwpt_id'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'iommu_hwpt_get_dirty_bitmap.flags'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'iommu_hwpt_get_dirty_bitmap.__reserved'), this._le);
+  }
+  get iova(): bigint {
+    return this._dv.getBigUint64(this._o + 16, this._le);
+  }
+  set iova(value: bigint) {
+    this._dv.setBigUint64(this._o + 16, check.u64(value, 'iommu_hwpt_get_dirty_bitmap.iova'), this._le);
+  }
+  get length(): bigint {
+    return this._dv.getBigUint64(this._o + 24, this._le);
+  }
+  set length(value: bigint) {
+    this._dv.setBigUint64(this._o + 24, check.u64(value, 'iommu_hwpt_get_dirty_bitmap.length'), this._le);
+  }
+  get pageSize(): bigint {
+    return this._dv.getBigUint64(this._o + 32, this._le);
+  }
+  set pageSize(value: bigint) {
+    this._dv.setBigUint64(this._o + 32, check.u64(value, 'iommu_hwpt_get_dirty_bitmap.page_size'), this._le);
+  }
+  get data(): bigint {
+    return this._dv.getBigUint64(this._o + 40, this._le);
+  }
+  set data(value: bigint) {
+    this._dv.setBigUint64(this._o + 40, check.u64(value, 'iommu_hwpt_get_dirty_bitmap.data'), this._le);
+  }
+}
+
+function makeIommuHwptGetDirtyBitmap0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuHwptGetDirtyBitmap> {
+  return structCodec<IommuHwptGetDirtyBitmap>('iommu_hwpt_get_dirty_bitmap', arch, le, layout, {
+    encodedSize: sizeIommuHwptGetDirtyBitmap0,
+    encode(value: StructInit<IommuHwptGetDirtyBitmap>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuHwptGetDirtyBitmap0(value));
+      encIommuHwptGetDirtyBitmap0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuHwptGetDirtyBitmap>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuHwptGetDirtyBitmap0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_hwpt_get_dirty_bitmap', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuHwptGetDirtyBitmap0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuHwptGetDirtyBitmap {
+      if (offset < 0 || source.length - offset < 48) throw check.shortBuffer('iommu_hwpt_get_dirty_bitmap', 48, source.length - offset);
+      return decIommuHwptGetDirtyBitmap0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuHwptGetDirtyBitmap> {
+      if (offset < 0 || source.length - offset < 48) throw check.shortBuffer('iommu_hwpt_get_dirty_bitmap', 48, source.length - offset);
+      return new ViewIommuHwptGetDirtyBitmap0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuHwptInvalidate0(_v: StructInit<IommuHwptInvalidate>): number {
+  return 32;
+}
+
+function decIommuHwptInvalidate0(dv: DataView, o: number, le: boolean, end: number): IommuHwptInvalidate {
+  return { size: dv.getUint32(o + 0, le), hwptId: dv.getUint32(o + 4, le), dataUptr: dv.getBigUint64(o + 8, le), dataType: dv.getUint32(o + 16, le), entryLen: dv.getUint32(o + 20, le), entryNum: dv.getUint32(o + 24, le), reserved: dv.getUint32(o + 28, le) };
+}
+
+function encIommuHwptInvalidate0(dv: DataView, o: number, le: boolean, v: StructInit<IommuHwptInvalidate>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_hwpt_invalidate.size'), le);
+  }
+  {
+    const x = v.hwptId;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_hwpt_invalidate.hwpt_id'), le);
+  }
+  {
+    const x = v.dataUptr;
+    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'iommu_hwpt_invalidate.data_uptr'), le);
+  }
+  {
+    const x = v.dataType;
+    if (x !== undefined) dv.setUint32(o + 16, check.u32(x, 'iommu_hwpt_invalidate.data_type'), le);
+  }
+  {
+    const x = v.entryLen;
+    if (x !== undefined) dv.setUint32(o + 20, check.u32(x, 'iommu_hwpt_invalidate.entry_len'), le);
+  }
+  {
+    const x = v.entryNum;
+    if (x !== undefined) dv.setUint32(o + 24, check.u32(x, 'iommu_hwpt_invalidate.entry_num'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 28, check.u32(x, 'iommu_hwpt_invalidate.__reserved'), le);
+  }
+}
+
+class ViewIommuHwptInvalidate0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_hwpt_invalidate.size'), this._le);
+  }
+  get hwptId(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set hwptId(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_hwpt_invalidate.hwpt_id'), this._le);
+  }
+  get dataUptr(): bigint {
+    return this._dv.getBigUint64(this._o + 8, this._le);
+  }
+  set dataUptr(value: bigint) {
+    this._dv.setBigUint64(this._o + 8, check.u64(value, 'iommu_hwpt_invalidate.data_uptr'), this._le);
+  }
+  get dataType(): number {
+    return this._dv.getUint32(this._o + 16, this._le);
+  }
+  set dataType(value: number) {
+    this._dv.setUint32(this._o + 16, check.u32(value, 'iommu_hwpt_invalidate.data_type'), this._le);
+  }
+  get entryLen(): number {
+    return this._dv.getUint32(this._o + 20, this._le);
+  }
+  set entryLen(value: number) {
+    this._dv.setUint32(this._o + 20, check.u32(value, 'iommu_hwpt_invalidate.entry_len'), this._le);
+  }
+  get entryNum(): number {
+    return this._dv.getUint32(this._o + 24, this._le);
+  }
+  set entryNum(value: number) {
+    this._dv.setUint32(this._o + 24, check.u32(value, 'iommu_hwpt_invalidate.entry_num'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 28, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 28, check.u32(value, 'iommu_hwpt_invalidate.__reserved'), this._le);
+  }
+}
+
+function makeIommuHwptInvalidate0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuHwptInvalidate> {
+  return structCodec<IommuHwptInvalidate>('iommu_hwpt_invalidate', arch, le, layout, {
+    encodedSize: sizeIommuHwptInvalidate0,
+    encode(value: StructInit<IommuHwptInvalidate>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuHwptInvalidate0(value));
+      encIommuHwptInvalidate0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuHwptInvalidate>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuHwptInvalidate0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_hwpt_invalidate', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuHwptInvalidate0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuHwptInvalidate {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('iommu_hwpt_invalidate', 32, source.length - offset);
+      return decIommuHwptInvalidate0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuHwptInvalidate> {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('iommu_hwpt_invalidate', 32, source.length - offset);
+      return new ViewIommuHwptInvalidate0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuFaultAlloc0(_v: StructInit<IommuFaultAlloc>): number {
+  return 16;
+}
+
+function decIommuFaultAlloc0(dv: DataView, o: number, le: boolean, end: number): IommuFaultAlloc {
+  return { size: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), outFaultId: dv.getUint32(o + 8, le), outFaultFd: dv.getUint32(o + 12, le) };
+}
+
+function encIommuFaultAlloc0(dv: DataView, o: number, le: boolean, v: StructInit<IommuFaultAlloc>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_fault_alloc.size'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_fault_alloc.flags'), le);
+  }
+  {
+    const x = v.outFaultId;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'iommu_fault_alloc.out_fault_id'), le);
+  }
+  {
+    const x = v.outFaultFd;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'iommu_fault_alloc.out_fault_fd'), le);
+  }
+}
+
+class ViewIommuFaultAlloc0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_fault_alloc.size'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_fault_alloc.flags'), this._le);
+  }
+  get outFaultId(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set outFaultId(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'iommu_fault_alloc.out_fault_id'), this._le);
+  }
+  get outFaultFd(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set outFaultFd(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'iommu_fault_alloc.out_fault_fd'), this._le);
+  }
+}
+
+function makeIommuFaultAlloc0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuFaultAlloc> {
+  return structCodec<IommuFaultAlloc>('iommu_fault_alloc', arch, le, layout, {
+    encodedSize: sizeIommuFaultAlloc0,
+    encode(value: StructInit<IommuFaultAlloc>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuFaultAlloc0(value));
+      encIommuFaultAlloc0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuFaultAlloc>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuFaultAlloc0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_fault_alloc', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuFaultAlloc0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuFaultAlloc {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('iommu_fault_alloc', 16, source.length - offset);
+      return decIommuFaultAlloc0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuFaultAlloc> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('iommu_fault_alloc', 16, source.length - offset);
+      return new ViewIommuFaultAlloc0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuHwptVtdS10(_v: StructInit<IommuHwptVtdS1>): number {
+  return 24;
+}
+
+function decIommuHwptVtdS10(dv: DataView, o: number, le: boolean, end: number): IommuHwptVtdS1 {
+  return { flags: dv.getBigUint64(o + 0, le), pgtblAddr: dv.getBigUint64(o + 8, le), addrWidth: dv.getUint32(o + 16, le), reserved: dv.getUint32(o + 20, le) };
+}
+
+function encIommuHwptVtdS10(dv: DataView, o: number, le: boolean, v: StructInit<IommuHwptVtdS1>): void {
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setBigUint64(o + 0, check.u64(x, 'iommu_hwpt_vtd_s1.flags'), le);
+  }
+  {
+    const x = v.pgtblAddr;
+    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'iommu_hwpt_vtd_s1.pgtbl_addr'), le);
+  }
+  {
+    const x = v.addrWidth;
+    if (x !== undefined) dv.setUint32(o + 16, check.u32(x, 'iommu_hwpt_vtd_s1.addr_width'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 20, check.u32(x, 'iommu_hwpt_vtd_s1.__reserved'), le);
+  }
+}
+
+class ViewIommuHwptVtdS10 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get flags(): bigint {
+    return this._dv.getBigUint64(this._o + 0, this._le);
+  }
+  set flags(value: bigint) {
+    this._dv.setBigUint64(this._o + 0, check.u64(value, 'iommu_hwpt_vtd_s1.flags'), this._le);
+  }
+  get pgtblAddr(): bigint {
+    return this._dv.getBigUint64(this._o + 8, this._le);
+  }
+  set pgtblAddr(value: bigint) {
+    this._dv.setBigUint64(this._o + 8, check.u64(value, 'iommu_hwpt_vtd_s1.pgtbl_addr'), this._le);
+  }
+  get addrWidth(): number {
+    return this._dv.getUint32(this._o + 16, this._le);
+  }
+  set addrWidth(value: number) {
+    this._dv.setUint32(this._o + 16, check.u32(value, 'iommu_hwpt_vtd_s1.addr_width'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 20, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 20, check.u32(value, 'iommu_hwpt_vtd_s1.__reserved'), this._le);
+  }
+}
+
+function makeIommuHwptVtdS10(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuHwptVtdS1> {
+  return structCodec<IommuHwptVtdS1>('iommu_hwpt_vtd_s1', arch, le, layout, {
+    encodedSize: sizeIommuHwptVtdS10,
+    encode(value: StructInit<IommuHwptVtdS1>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuHwptVtdS10(value));
+      encIommuHwptVtdS10(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuHwptVtdS1>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuHwptVtdS10(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_hwpt_vtd_s1', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuHwptVtdS10(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuHwptVtdS1 {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('iommu_hwpt_vtd_s1', 24, source.length - offset);
+      return decIommuHwptVtdS10(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuHwptVtdS1> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('iommu_hwpt_vtd_s1', 24, source.length - offset);
+      return new ViewIommuHwptVtdS10(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuHwInfoVtd0(_v: StructInit<IommuHwInfoVtd>): number {
+  return 24;
+}
+
+function decIommuHwInfoVtd0(dv: DataView, o: number, le: boolean, end: number): IommuHwInfoVtd {
+  return { flags: dv.getUint32(o + 0, le), reserved: dv.getUint32(o + 4, le), capReg: dv.getBigUint64(o + 8, le), ecapReg: dv.getBigUint64(o + 16, le) };
+}
+
+function encIommuHwInfoVtd0(dv: DataView, o: number, le: boolean, v: StructInit<IommuHwInfoVtd>): void {
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_hw_info_vtd.flags'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_hw_info_vtd.__reserved'), le);
+  }
+  {
+    const x = v.capReg;
+    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'iommu_hw_info_vtd.cap_reg'), le);
+  }
+  {
+    const x = v.ecapReg;
+    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'iommu_hw_info_vtd.ecap_reg'), le);
+  }
+}
+
+class ViewIommuHwInfoVtd0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_hw_info_vtd.flags'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_hw_info_vtd.__reserved'), this._le);
+  }
+  get capReg(): bigint {
+    return this._dv.getBigUint64(this._o + 8, this._le);
+  }
+  set capReg(value: bigint) {
+    this._dv.setBigUint64(this._o + 8, check.u64(value, 'iommu_hw_info_vtd.cap_reg'), this._le);
+  }
+  get ecapReg(): bigint {
+    return this._dv.getBigUint64(this._o + 16, this._le);
+  }
+  set ecapReg(value: bigint) {
+    this._dv.setBigUint64(this._o + 16, check.u64(value, 'iommu_hw_info_vtd.ecap_reg'), this._le);
+  }
+}
+
+function makeIommuHwInfoVtd0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuHwInfoVtd> {
+  return structCodec<IommuHwInfoVtd>('iommu_hw_info_vtd', arch, le, layout, {
+    encodedSize: sizeIommuHwInfoVtd0,
+    encode(value: StructInit<IommuHwInfoVtd>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuHwInfoVtd0(value));
+      encIommuHwInfoVtd0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuHwInfoVtd>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuHwInfoVtd0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_hw_info_vtd', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuHwInfoVtd0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuHwInfoVtd {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('iommu_hw_info_vtd', 24, source.length - offset);
+      return decIommuHwInfoVtd0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuHwInfoVtd> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('iommu_hw_info_vtd', 24, source.length - offset);
+      return new ViewIommuHwInfoVtd0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuHwptVtdS1Invalidate0(_v: StructInit<IommuHwptVtdS1Invalidate>): number {
+  return 24;
+}
+
+function decIommuHwptVtdS1Invalidate0(dv: DataView, o: number, le: boolean, end: number): IommuHwptVtdS1Invalidate {
+  return { addr: dv.getBigUint64(o + 0, le), npages: dv.getBigUint64(o + 8, le), flags: dv.getUint32(o + 16, le), reserved: dv.getUint32(o + 20, le) };
+}
+
+function encIommuHwptVtdS1Invalidate0(dv: DataView, o: number, le: boolean, v: StructInit<IommuHwptVtdS1Invalidate>): void {
+  {
+    const x = v.addr;
+    if (x !== undefined) dv.setBigUint64(o + 0, check.u64(x, 'iommu_hwpt_vtd_s1_invalidate.addr'), le);
+  }
+  {
+    const x = v.npages;
+    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'iommu_hwpt_vtd_s1_invalidate.npages'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 16, check.u32(x, 'iommu_hwpt_vtd_s1_invalidate.flags'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 20, check.u32(x, 'iommu_hwpt_vtd_s1_invalidate.__reserved'), le);
+  }
+}
+
+class ViewIommuHwptVtdS1Invalidate0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get addr(): bigint {
+    return this._dv.getBigUint64(this._o + 0, this._le);
+  }
+  set addr(value: bigint) {
+    this._dv.setBigUint64(this._o + 0, check.u64(value, 'iommu_hwpt_vtd_s1_invalidate.addr'), this._le);
+  }
+  get npages(): bigint {
+    return this._dv.getBigUint64(this._o + 8, this._le);
+  }
+  set npages(value: bigint) {
+    this._dv.setBigUint64(this._o + 8, check.u64(value, 'iommu_hwpt_vtd_s1_invalidate.npages'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 16, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 16, check.u32(value, 'iommu_hwpt_vtd_s1_invalidate.flags'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 20, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 20, check.u32(value, 'iommu_hwpt_vtd_s1_invalidate.__reserved'), this._le);
+  }
+}
+
+function makeIommuHwptVtdS1Invalidate0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuHwptVtdS1Invalidate> {
+  return structCodec<IommuHwptVtdS1Invalidate>('iommu_hwpt_vtd_s1_invalidate', arch, le, layout, {
+    encodedSize: sizeIommuHwptVtdS1Invalidate0,
+    encode(value: StructInit<IommuHwptVtdS1Invalidate>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuHwptVtdS1Invalidate0(value));
+      encIommuHwptVtdS1Invalidate0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuHwptVtdS1Invalidate>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuHwptVtdS1Invalidate0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_hwpt_vtd_s1_invalidate', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuHwptVtdS1Invalidate0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuHwptVtdS1Invalidate {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('iommu_hwpt_vtd_s1_invalidate', 24, source.length - offset);
+      return decIommuHwptVtdS1Invalidate0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuHwptVtdS1Invalidate> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('iommu_hwpt_vtd_s1_invalidate', 24, source.length - offset);
+      return new ViewIommuHwptVtdS1Invalidate0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuHwptPgfault0(_v: StructInit<IommuHwptPgfault>): number {
+  return 40;
+}
+
+function decIommuHwptPgfault0(dv: DataView, o: number, le: boolean, end: number): IommuHwptPgfault {
+  return { flags: dv.getUint32(o + 0, le), devId: dv.getUint32(o + 4, le), pasid: dv.getUint32(o + 8, le), grpid: dv.getUint32(o + 12, le), perm: dv.getUint32(o + 16, le), reserved: dv.getUint32(o + 20, le), addr: dv.getBigUint64(o + 24, le), length: dv.getUint32(o + 32, le), cookie: dv.getUint32(o + 36, le) };
+}
+
+function encIommuHwptPgfault0(dv: DataView, o: number, le: boolean, v: StructInit<IommuHwptPgfault>): void {
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_hwpt_pgfault.flags'), le);
+  }
+  {
+    const x = v.devId;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_hwpt_pgfault.dev_id'), le);
+  }
+  {
+    const x = v.pasid;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'iommu_hwpt_pgfault.pasid'), le);
+  }
+  {
+    const x = v.grpid;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'iommu_hwpt_pgfault.grpid'), le);
+  }
+  {
+    const x = v.perm;
+    if (x !== undefined) dv.setUint32(o + 16, check.u32(x, 'iommu_hwpt_pgfault.perm'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 20, check.u32(x, 'iommu_hwpt_pgfault.__reserved'), le);
+  }
+  {
+    const x = v.addr;
+    if (x !== undefined) dv.setBigUint64(o + 24, check.u64(x, 'iommu_hwpt_pgfault.addr'), le);
+  }
+  {
+    const x = v.length;
+    if (x !== undefined) dv.setUint32(o + 32, check.u32(x, 'iommu_hwpt_pgfault.length'), le);
+  }
+  {
+    const x = v.cookie;
+    if (x !== undefined) dv.setUint32(o + 36, check.u32(x, 'iommu_hwpt_pgfault.cookie'), le);
+  }
+}
+
+class ViewIommuHwptPgfault0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_hwpt_pgfault.flags'), this._le);
+  }
+  get devId(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set devId(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_hwpt_pgfault.dev_id'), this._le);
+  }
+  get pasid(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set pasid(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'iommu_hwpt_pgfault.pasid'), this._le);
+  }
+  get grpid(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set grpid(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'iommu_hwpt_pgfault.grpid'), this._le);
+  }
+  get perm(): number {
+    return this._dv.getUint32(this._o + 16, this._le);
+  }
+  set perm(value: number) {
+    this._dv.setUint32(this._o + 16, check.u32(value, 'iommu_hwpt_pgfault.perm'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 20, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 20, check.u32(value, 'iommu_hwpt_pgfault.__reserved'), this._le);
+  }
+  get addr(): bigint {
+    return this._dv.getBigUint64(this._o + 24, this._le);
+  }
+  set addr(value: bigint) {
+    this._dv.setBigUint64(this._o + 24, check.u64(value, 'iommu_hwpt_pgfault.addr'), this._le);
+  }
+  get length(): number {
+    return this._dv.getUint32(this._o + 32, this._le);
+  }
+  set length(value: number) {
+    this._dv.setUint32(this._o + 32, check.u32(value, 'iommu_hwpt_pgfault.length'), this._le);
+  }
+  get cookie(): number {
+    return this._dv.getUint32(this._o + 36, this._le);
+  }
+  set cookie(value: number) {
+    this._dv.setUint32(this._o + 36, check.u32(value, 'iommu_hwpt_pgfault.cookie'), this._le);
+  }
+}
+
+function makeIommuHwptPgfault0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuHwptPgfault> {
+  return structCodec<IommuHwptPgfault>('iommu_hwpt_pgfault', arch, le, layout, {
+    encodedSize: sizeIommuHwptPgfault0,
+    encode(value: StructInit<IommuHwptPgfault>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuHwptPgfault0(value));
+      encIommuHwptPgfault0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuHwptPgfault>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuHwptPgfault0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_hwpt_pgfault', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuHwptPgfault0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuHwptPgfault {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('iommu_hwpt_pgfault', 40, source.length - offset);
+      return decIommuHwptPgfault0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuHwptPgfault> {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('iommu_hwpt_pgfault', 40, source.length - offset);
+      return new ViewIommuHwptPgfault0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuHwptPageResponse0(_v: StructInit<IommuHwptPageResponse>): number {
+  return 8;
+}
+
+function decIommuHwptPageResponse0(dv: DataView, o: number, le: boolean, end: number): IommuHwptPageResponse {
+  return { cookie: dv.getUint32(o + 0, le), code: dv.getUint32(o + 4, le) };
+}
+
+function encIommuHwptPageResponse0(dv: DataView, o: number, le: boolean, v: StructInit<IommuHwptPageResponse>): void {
+  {
+    const x = v.cookie;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_hwpt_page_response.cookie'), le);
+  }
+  {
+    const x = v.code;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_hwpt_page_response.code'), le);
+  }
+}
+
+class ViewIommuHwptPageResponse0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get cookie(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set cookie(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_hwpt_page_response.cookie'), this._le);
+  }
+  get code(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set code(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_hwpt_page_response.code'), this._le);
+  }
+}
+
+function makeIommuHwptPageResponse0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuHwptPageResponse> {
+  return structCodec<IommuHwptPageResponse>('iommu_hwpt_page_response', arch, le, layout, {
+    encodedSize: sizeIommuHwptPageResponse0,
+    encode(value: StructInit<IommuHwptPageResponse>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuHwptPageResponse0(value));
+      encIommuHwptPageResponse0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuHwptPageResponse>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuHwptPageResponse0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_hwpt_page_response', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuHwptPageResponse0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuHwptPageResponse {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('iommu_hwpt_page_response', 8, source.length - offset);
+      return decIommuHwptPageResponse0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuHwptPageResponse> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('iommu_hwpt_page_response', 8, source.length - offset);
+      return new ViewIommuHwptPageResponse0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuIoasNoiommuGetPa0(_v: StructInit<IommuIoasNoiommuGetPa>): number {
+  return 40;
+}
+
+function decIommuIoasNoiommuGetPa0(dv: DataView, o: number, le: boolean, end: number): IommuIoasNoiommuGetPa {
+  return { size: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), ioasId: dv.getUint32(o + 8, le), reserved: dv.getUint32(o + 12, le), iova: dv.getBigUint64(o + 16, le), length: dv.getBigUint64(o + 24, le), outPhys: dv.getBigUint64(o + 32, le) };
+}
+
+function encIommuIoasNoiommuGetPa0(dv: DataView, o: number, le: boolean, v: StructInit<IommuIoasNoiommuGetPa>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_ioas_noiommu_get_pa.size'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_ioas_noiommu_get_pa.flags'), le);
+  }
+  {
+    const x = v.ioasId;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'iommu_ioas_noiommu_get_pa.ioas_id'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'iommu_ioas_noiommu_get_pa.__reserved'), le);
+  }
+  {
+    const x = v.iova;
+    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'iommu_ioas_noiommu_get_pa.iova'), le);
+  }
+  {
+    const x = v.length;
+    if (x !== undefined) dv.setBigUint64(o + 24, check.u64(x, 'iommu_ioas_noiommu_get_pa.length'), le);
+  }
+  {
+    const x = v.outPhys;
+    if (x !== undefined) dv.setBigUint64(o + 32, check.u64(x, 'iommu_ioas_noiommu_get_pa.out_phys'), le);
+  }
+}
+
+class ViewIommuIoasNoiommuGetPa0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_ioas_noiommu_get_pa.size'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_ioas_noiommu_get_pa.flags'), this._le);
+  }
+  get ioasId(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set ioasId(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'iommu_ioas_noiommu_get_pa.ioas_id'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'iommu_ioas_noiommu_get_pa.__reserved'), this._le);
+  }
+  get iova(): bigint {
+    return this._dv.getBigUint64(this._o + 16, this._le);
+  }
+  set iova(value: bigint) {
+    this._dv.setBigUint64(this._o + 16, check.u64(value, 'iommu_ioas_noiommu_get_pa.iova'), this._le);
+  }
+  get length(): bigint {
+    return this._dv.getBigUint64(this._o + 24, this._le);
+  }
+  set length(value: bigint) {
+    this._dv.setBigUint64(this._o + 24, check.u64(value, 'iommu_ioas_noiommu_get_pa.length'), this._le);
+  }
+  get outPhys(): bigint {
+    return this._dv.getBigUint64(this._o + 32, this._le);
+  }
+  set outPhys(value: bigint) {
+    this._dv.setBigUint64(this._o + 32, check.u64(value, 'iommu_ioas_noiommu_get_pa.out_phys'), this._le);
+  }
+}
+
+function makeIommuIoasNoiommuGetPa0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuIoasNoiommuGetPa> {
+  return structCodec<IommuIoasNoiommuGetPa>('iommu_ioas_noiommu_get_pa', arch, le, layout, {
+    encodedSize: sizeIommuIoasNoiommuGetPa0,
+    encode(value: StructInit<IommuIoasNoiommuGetPa>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuIoasNoiommuGetPa0(value));
+      encIommuIoasNoiommuGetPa0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuIoasNoiommuGetPa>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuIoasNoiommuGetPa0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_ioas_noiommu_get_pa', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuIoasNoiommuGetPa0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuIoasNoiommuGetPa {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('iommu_ioas_noiommu_get_pa', 40, source.length - offset);
+      return decIommuIoasNoiommuGetPa0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuIoasNoiommuGetPa> {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('iommu_ioas_noiommu_get_pa', 40, source.length - offset);
+      return new ViewIommuIoasNoiommuGetPa0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuIoasMapFile0(_v: StructInit<IommuIoasMapFile>): number {
+  return 40;
+}
+
+function decIommuIoasMapFile0(dv: DataView, o: number, le: boolean, end: number): IommuIoasMapFile {
+  return { size: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), ioasId: dv.getUint32(o + 8, le), fd: dv.getInt32(o + 12, le), start: dv.getBigUint64(o + 16, le), length: dv.getBigUint64(o + 24, le), iova: dv.getBigUint64(o + 32, le) };
+}
+
+function encIommuIoasMapFile0(dv: DataView, o: number, le: boolean, v: StructInit<IommuIoasMapFile>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_ioas_map_file.size'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_ioas_map_file.flags'), le);
+  }
+  {
+    const x = v.ioasId;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'iommu_ioas_map_file.ioas_id'), le);
+  }
+  {
+    const x = v.fd;
+    if (x !== undefined) dv.setInt32(o + 12, check.s32(x, 'iommu_ioas_map_file.fd'), le);
+  }
+  {
+    const x = v.start;
+    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'iommu_ioas_map_file.start'), le);
+  }
+  {
+    const x = v.length;
+    if (x !== undefined) dv.setBigUint64(o + 24, check.u64(x, 'iommu_ioas_map_file.length'), le);
+  }
+  {
+    const x = v.iova;
+    if (x !== undefined) dv.setBigUint64(o + 32, check.u64(x, 'iommu_ioas_map_file.iova'), le);
+  }
+}
+
+class ViewIommuIoasMapFile0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_ioas_map_file.size'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_ioas_map_file.flags'), this._le);
+  }
+  get ioasId(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set ioasId(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'iommu_ioas_map_file.ioas_id'), this._le);
+  }
+  get fd(): number {
+    return this._dv.getInt32(this._o + 12, this._le);
+  }
+  set fd(value: number) {
+    this._dv.setInt32(this._o + 12, check.s32(value, 'iommu_ioas_map_file.fd'), this._le);
+  }
+  get start(): bigint {
+    return this._dv.getBigUint64(this._o + 16, this._le);
+  }
+  set start(value: bigint) {
+    this._dv.setBigUint64(this._o + 16, check.u64(value, 'iommu_ioas_map_file.start'), this._le);
+  }
+  get length(): bigint {
+    return this._dv.getBigUint64(this._o + 24, this._le);
+  }
+  set length(value: bigint) {
+    this._dv.setBigUint64(this._o + 24, check.u64(value, 'iommu_ioas_map_file.length'), this._le);
+  }
+  get iova(): bigint {
+    return this._dv.getBigUint64(this._o + 32, this._le);
+  }
+  set iova(value: bigint) {
+    this._dv.setBigUint64(this._o + 32, check.u64(value, 'iommu_ioas_map_file.iova'), this._le);
+  }
+}
+
+function makeIommuIoasMapFile0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuIoasMapFile> {
+  return structCodec<IommuIoasMapFile>('iommu_ioas_map_file', arch, le, layout, {
+    encodedSize: sizeIommuIoasMapFile0,
+    encode(value: StructInit<IommuIoasMapFile>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuIoasMapFile0(value));
+      encIommuIoasMapFile0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuIoasMapFile>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuIoasMapFile0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_ioas_map_file', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuIoasMapFile0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuIoasMapFile {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('iommu_ioas_map_file', 40, source.length - offset);
+      return decIommuIoasMapFile0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuIoasMapFile> {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('iommu_ioas_map_file', 40, source.length - offset);
+      return new ViewIommuIoasMapFile0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuIoasChangeProcess0(_v: StructInit<IommuIoasChangeProcess>): number {
+  return 8;
+}
+
+function decIommuIoasChangeProcess0(dv: DataView, o: number, le: boolean, end: number): IommuIoasChangeProcess {
+  return { size: dv.getUint32(o + 0, le), reserved: dv.getUint32(o + 4, le) };
+}
+
+function encIommuIoasChangeProcess0(dv: DataView, o: number, le: boolean, v: StructInit<IommuIoasChangeProcess>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_ioas_change_process.size'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_ioas_change_process.__reserved'), le);
+  }
+}
+
+class ViewIommuIoasChangeProcess0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_ioas_change_process.size'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_ioas_change_process.__reserved'), this._le);
+  }
+}
+
+function makeIommuIoasChangeProcess0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuIoasChangeProcess> {
+  return structCodec<IommuIoasChangeProcess>('iommu_ioas_change_process', arch, le, layout, {
+    encodedSize: sizeIommuIoasChangeProcess0,
+    encode(value: StructInit<IommuIoasChangeProcess>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuIoasChangeProcess0(value));
+      encIommuIoasChangeProcess0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuIoasChangeProcess>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuIoasChangeProcess0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_ioas_change_process', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuIoasChangeProcess0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuIoasChangeProcess {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('iommu_ioas_change_process', 8, source.length - offset);
+      return decIommuIoasChangeProcess0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuIoasChangeProcess> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('iommu_ioas_change_process', 8, source.length - offset);
+      return new ViewIommuIoasChangeProcess0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuViommuAlloc0(_v: StructInit<IommuViommuAlloc>): number {
+  return 40;
+}
+
+function decIommuViommuAlloc0(dv: DataView, o: number, le: boolean, end: number): IommuViommuAlloc {
+  return { size: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), type: dv.getUint32(o + 8, le), devId: dv.getUint32(o + 12, le), hwptId: dv.getUint32(o + 16, le), outViommuId: dv.getUint32(o + 20, le), dataLen: dv.getUint32(o + 24, le), reserved: dv.getUint32(o + 28, le), dataUptr: dv.getBigUint64(o + 32, le) };
+}
+
+function encIommuViommuAlloc0(dv: DataView, o: number, le: boolean, v: StructInit<IommuViommuAlloc>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_viommu_alloc.size'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_viommu_alloc.flags'), le);
+  }
+  {
+    const x = v.type;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'iommu_viommu_alloc.type'), le);
+  }
+  {
+    const x = v.devId;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'iommu_viommu_alloc.dev_id'), le);
+  }
+  {
+    const x = v.hwptId;
+    if (x !== undefined) dv.setUint32(o + 16, check.u32(x, 'iommu_viommu_alloc.hwpt_id'), le);
+  }
+  {
+    const x = v.outViommuId;
+    if (x !== undefined) dv.setUint32(o + 20, check.u32(x, 'iommu_viommu_alloc.out_viommu_id'), le);
+  }
+  {
+    const x = v.dataLen;
+    if (x !== undefined) dv.setUint32(o + 24, check.u32(x, 'iommu_viommu_alloc.data_len'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 28, check.u32(x, 'iommu_viommu_alloc.__reserved'), le);
+  }
+  {
+    const x = v.dataUptr;
+    if (x !== undefined) dv.setBigUint64(o + 32, check.u64(x, 'iommu_viommu_alloc.data_uptr'), le);
+  }
+}
+
+class ViewIommuViommuAlloc0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_viommu_alloc.size'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_viommu_alloc.flags'), this._le);
+  }
+  get type(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set type(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'iommu_viommu_alloc.type'), this._le);
+  }
+  get devId(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set devId(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'iommu_viommu_alloc.dev_id'), this._le);
+  }
+  get hwptId(): number {
+    return this._dv.getUint32(this._o + 16, this._le);
+  }
+  set hwptId(value: number) {
+    this._dv.setUint32(this._o + 16, check.u32(value, 'iommu_viommu_alloc.hwpt_id'), this._le);
+  }
+  get outViommuId(): number {
+    return this._dv.getUint32(this._o + 20, this._le);
+  }
+  set outViommuId(value: number) {
+    this._dv.setUint32(this._o + 20, check.u32(value, 'iommu_viommu_alloc.out_viommu_id'), this._le);
+  }
+  get dataLen(): number {
+    return this._dv.getUint32(this._o + 24, this._le);
+  }
+  set dataLen(value: number) {
+    this._dv.setUint32(this._o + 24, check.u32(value, 'iommu_viommu_alloc.data_len'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 28, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 28, check.u32(value, 'iommu_viommu_alloc.__reserved'), this._le);
+  }
+  get dataUptr(): bigint {
+    return this._dv.getBigUint64(this._o + 32, this._le);
+  }
+  set dataUptr(value: bigint) {
+    this._dv.setBigUint64(this._o + 32, check.u64(value, 'iommu_viommu_alloc.data_uptr'), this._le);
+  }
+}
+
+function makeIommuViommuAlloc0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuViommuAlloc> {
+  return structCodec<IommuViommuAlloc>('iommu_viommu_alloc', arch, le, layout, {
+    encodedSize: sizeIommuViommuAlloc0,
+    encode(value: StructInit<IommuViommuAlloc>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuViommuAlloc0(value));
+      encIommuViommuAlloc0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuViommuAlloc>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuViommuAlloc0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_viommu_alloc', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuViommuAlloc0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuViommuAlloc {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('iommu_viommu_alloc', 40, source.length - offset);
+      return decIommuViommuAlloc0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuViommuAlloc> {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('iommu_viommu_alloc', 40, source.length - offset);
+      return new ViewIommuViommuAlloc0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuVdeviceAlloc0(_v: StructInit<IommuVdeviceAlloc>): number {
+  return 24;
+}
+
+function decIommuVdeviceAlloc0(dv: DataView, o: number, le: boolean, end: number): IommuVdeviceAlloc {
+  return { size: dv.getUint32(o + 0, le), viommuId: dv.getUint32(o + 4, le), devId: dv.getUint32(o + 8, le), outVdeviceId: dv.getUint32(o + 12, le), virtId: dv.getBigUint64(o + 16, le) };
+}
+
+function encIommuVdeviceAlloc0(dv: DataView, o: number, le: boolean, v: StructInit<IommuVdeviceAlloc>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_vdevice_alloc.size'), le);
+  }
+  {
+    const x = v.viommuId;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_vdevice_alloc.viommu_id'), le);
+  }
+  {
+    const x = v.devId;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'iommu_vdevice_alloc.dev_id'), le);
+  }
+  {
+    const x = v.outVdeviceId;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'iommu_vdevice_alloc.out_vdevice_id'), le);
+  }
+  {
+    const x = v.virtId;
+    if (x !== undefined) dv.setBigUint64(o + 16, check.u64(x, 'iommu_vdevice_alloc.virt_id'), le);
+  }
+}
+
+class ViewIommuVdeviceAlloc0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_vdevice_alloc.size'), this._le);
+  }
+  get viommuId(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set viommuId(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_vdevice_alloc.viommu_id'), this._le);
+  }
+  get devId(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set devId(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'iommu_vdevice_alloc.dev_id'), this._le);
+  }
+  get outVdeviceId(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set outVdeviceId(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'iommu_vdevice_alloc.out_vdevice_id'), this._le);
+  }
+  get virtId(): bigint {
+    return this._dv.getBigUint64(this._o + 16, this._le);
+  }
+  set virtId(value: bigint) {
+    this._dv.setBigUint64(this._o + 16, check.u64(value, 'iommu_vdevice_alloc.virt_id'), this._le);
+  }
+}
+
+function makeIommuVdeviceAlloc0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuVdeviceAlloc> {
+  return structCodec<IommuVdeviceAlloc>('iommu_vdevice_alloc', arch, le, layout, {
+    encodedSize: sizeIommuVdeviceAlloc0,
+    encode(value: StructInit<IommuVdeviceAlloc>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuVdeviceAlloc0(value));
+      encIommuVdeviceAlloc0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuVdeviceAlloc>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuVdeviceAlloc0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_vdevice_alloc', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuVdeviceAlloc0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuVdeviceAlloc {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('iommu_vdevice_alloc', 24, source.length - offset);
+      return decIommuVdeviceAlloc0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuVdeviceAlloc> {
+      if (offset < 0 || source.length - offset < 24) throw check.shortBuffer('iommu_vdevice_alloc', 24, source.length - offset);
+      return new ViewIommuVdeviceAlloc0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuVeventqAlloc0(_v: StructInit<IommuVeventqAlloc>): number {
+  return 32;
+}
+
+function decIommuVeventqAlloc0(dv: DataView, o: number, le: boolean, end: number): IommuVeventqAlloc {
+  return { size: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), viommuId: dv.getUint32(o + 8, le), type: dv.getUint32(o + 12, le), veventqDepth: dv.getUint32(o + 16, le), outVeventqId: dv.getUint32(o + 20, le), outVeventqFd: dv.getUint32(o + 24, le), reserved: dv.getUint32(o + 28, le) };
+}
+
+function encIommuVeventqAlloc0(dv: DataView, o: number, le: boolean, v: StructInit<IommuVeventqAlloc>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_veventq_alloc.size'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_veventq_alloc.flags'), le);
+  }
+  {
+    const x = v.viommuId;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'iommu_veventq_alloc.viommu_id'), le);
+  }
+  {
+    const x = v.type;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'iommu_veventq_alloc.type'), le);
+  }
+  {
+    const x = v.veventqDepth;
+    if (x !== undefined) dv.setUint32(o + 16, check.u32(x, 'iommu_veventq_alloc.veventq_depth'), le);
+  }
+  {
+    const x = v.outVeventqId;
+    if (x !== undefined) dv.setUint32(o + 20, check.u32(x, 'iommu_veventq_alloc.out_veventq_id'), le);
+  }
+  {
+    const x = v.outVeventqFd;
+    if (x !== undefined) dv.setUint32(o + 24, check.u32(x, 'iommu_veventq_alloc.out_veventq_fd'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 28, check.u32(x, 'iommu_veventq_alloc.__reserved'), le);
+  }
+}
+
+class ViewIommuVeventqAlloc0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_veventq_alloc.size'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_veventq_alloc.flags'), this._le);
+  }
+  get viommuId(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set viommuId(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'iommu_veventq_alloc.viommu_id'), this._le);
+  }
+  get type(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set type(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'iommu_veventq_alloc.type'), this._le);
+  }
+  get veventqDepth(): number {
+    return this._dv.getUint32(this._o + 16, this._le);
+  }
+  set veventqDepth(value: number) {
+    this._dv.setUint32(this._o + 16, check.u32(value, 'iommu_veventq_alloc.veventq_depth'), this._le);
+  }
+  get outVeventqId(): number {
+    return this._dv.getUint32(this._o + 20, this._le);
+  }
+  set outVeventqId(value: number) {
+    this._dv.setUint32(this._o + 20, check.u32(value, 'iommu_veventq_alloc.out_veventq_id'), this._le);
+  }
+  get outVeventqFd(): number {
+    return this._dv.getUint32(this._o + 24, this._le);
+  }
+  set outVeventqFd(value: number) {
+    this._dv.setUint32(this._o + 24, check.u32(value, 'iommu_veventq_alloc.out_veventq_fd'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 28, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 28, check.u32(value, 'iommu_veventq_alloc.__reserved'), this._le);
+  }
+}
+
+function makeIommuVeventqAlloc0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuVeventqAlloc> {
+  return structCodec<IommuVeventqAlloc>('iommu_veventq_alloc', arch, le, layout, {
+    encodedSize: sizeIommuVeventqAlloc0,
+    encode(value: StructInit<IommuVeventqAlloc>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuVeventqAlloc0(value));
+      encIommuVeventqAlloc0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuVeventqAlloc>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuVeventqAlloc0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_veventq_alloc', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuVeventqAlloc0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuVeventqAlloc {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('iommu_veventq_alloc', 32, source.length - offset);
+      return decIommuVeventqAlloc0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuVeventqAlloc> {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('iommu_veventq_alloc', 32, source.length - offset);
+      return new ViewIommuVeventqAlloc0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuHwQueueAlloc0(_v: StructInit<IommuHwQueueAlloc>): number {
+  return 40;
+}
+
+function decIommuHwQueueAlloc0(dv: DataView, o: number, le: boolean, end: number): IommuHwQueueAlloc {
+  return { size: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), viommuId: dv.getUint32(o + 8, le), type: dv.getUint32(o + 12, le), index: dv.getUint32(o + 16, le), outHwQueueId: dv.getUint32(o + 20, le), nestingParentIova: dv.getBigUint64(o + 24, le), length: dv.getBigUint64(o + 32, le) };
+}
+
+function encIommuHwQueueAlloc0(dv: DataView, o: number, le: boolean, v: StructInit<IommuHwQueueAlloc>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_hw_queue_alloc.size'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_hw_queue_alloc.flags'), le);
+  }
+  {
+    const x = v.viommuId;
+    if (x !== undefined) dv.setUint32(o + 8, check.u32(x, 'iommu_hw_queue_alloc.viommu_id'), le);
+  }
+  {
+    const x = v.type;
+    if (x !== undefined) dv.setUint32(o + 12, check.u32(x, 'iommu_hw_queue_alloc.type'), le);
+  }
+  {
+    const x = v.index;
+    if (x !== undefined) dv.setUint32(o + 16, check.u32(x, 'iommu_hw_queue_alloc.index'), le);
+  }
+  {
+    const x = v.outHwQueueId;
+    if (x !== undefined) dv.setUint32(o + 20, check.u32(x, 'iommu_hw_queue_alloc.out_hw_queue_id'), le);
+  }
+  {
+    const x = v.nestingParentIova;
+    if (x !== undefined) dv.setBigUint64(o + 24, check.u64(x, 'iommu_hw_queue_alloc.nesting_parent_iova'), le);
+  }
+  {
+    const x = v.length;
+    if (x !== undefined) dv.setBigUint64(o + 32, check.u64(x, 'iommu_hw_queue_alloc.length'), le);
+  }
+}
+
+class ViewIommuHwQueueAlloc0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_hw_queue_alloc.size'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_hw_queue_alloc.flags'), this._le);
+  }
+  get viommuId(): number {
+    return this._dv.getUint32(this._o + 8, this._le);
+  }
+  set viommuId(value: number) {
+    this._dv.setUint32(this._o + 8, check.u32(value, 'iommu_hw_queue_alloc.viommu_id'), this._le);
+  }
+  get type(): number {
+    return this._dv.getUint32(this._o + 12, this._le);
+  }
+  set type(value: number) {
+    this._dv.setUint32(this._o + 12, check.u32(value, 'iommu_hw_queue_alloc.type'), this._le);
+  }
+  get index(): number {
+    return this._dv.getUint32(this._o + 16, this._le);
+  }
+  set index(value: number) {
+    this._dv.setUint32(this._o + 16, check.u32(value, 'iommu_hw_queue_alloc.index'), this._le);
+  }
+  get outHwQueueId(): number {
+    return this._dv.getUint32(this._o + 20, this._le);
+  }
+  set outHwQueueId(value: number) {
+    this._dv.setUint32(this._o + 20, check.u32(value, 'iommu_hw_queue_alloc.out_hw_queue_id'), this._le);
+  }
+  get nestingParentIova(): bigint {
+    return this._dv.getBigUint64(this._o + 24, this._le);
+  }
+  set nestingParentIova(value: bigint) {
+    this._dv.setBigUint64(this._o + 24, check.u64(value, 'iommu_hw_queue_alloc.nesting_parent_iova'), this._le);
+  }
+  get length(): bigint {
+    return this._dv.getBigUint64(this._o + 32, this._le);
+  }
+  set length(value: bigint) {
+    this._dv.setBigUint64(this._o + 32, check.u64(value, 'iommu_hw_queue_alloc.length'), this._le);
+  }
+}
+
+function makeIommuHwQueueAlloc0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuHwQueueAlloc> {
+  return structCodec<IommuHwQueueAlloc>('iommu_hw_queue_alloc', arch, le, layout, {
+    encodedSize: sizeIommuHwQueueAlloc0,
+    encode(value: StructInit<IommuHwQueueAlloc>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuHwQueueAlloc0(value));
+      encIommuHwQueueAlloc0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuHwQueueAlloc>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuHwQueueAlloc0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_hw_queue_alloc', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuHwQueueAlloc0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuHwQueueAlloc {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('iommu_hw_queue_alloc', 40, source.length - offset);
+      return decIommuHwQueueAlloc0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuHwQueueAlloc> {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('iommu_hw_queue_alloc', 40, source.length - offset);
+      return new ViewIommuHwQueueAlloc0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuHwptArmSmmuv30(_v: StructInit<IommuHwptArmSmmuv3>): number {
+  return 16;
+}
+
+function decIommuHwptArmSmmuv30(dv: DataView, o: number, le: boolean, end: number): IommuHwptArmSmmuv3 {
+  const steN = 2;
+  check.arrayEnd('iommu_hwpt_arm_smmuv3', 'ste', o + 0, steN, 8, end);
+  const ste = new Array(steN);
+  for (let i = 0; i < steN; i++) ste[i] = dv.getBigUint64(o + 0 + i * 8, le);
+  return { ste };
+}
+
+function encIommuHwptArmSmmuv30(dv: DataView, o: number, le: boolean, v: StructInit<IommuHwptArmSmmuv3>): void {
+  const ste = v.ste;
+  if (ste !== undefined) {
+    if (ste.length > 2) throw check.tooMany('iommu_hwpt_arm_smmuv3.ste', ste.length, 2);
+    for (let i = 0; i < ste.length; i++) {
+      const x = ste[i]!;
+      if (x !== undefined) dv.setBigUint64(o + 0 + i * 8, check.u64(x as never, 'iommu_hwpt_arm_smmuv3.ste'), le);
+    }
+  }
+}
+
+class ViewIommuHwptArmSmmuv30 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+
+}
+
+function makeIommuHwptArmSmmuv30(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuHwptArmSmmuv3> {
+  return structCodec<IommuHwptArmSmmuv3>('iommu_hwpt_arm_smmuv3', arch, le, layout, {
+    encodedSize: sizeIommuHwptArmSmmuv30,
+    encode(value: StructInit<IommuHwptArmSmmuv3>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuHwptArmSmmuv30(value));
+      encIommuHwptArmSmmuv30(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuHwptArmSmmuv3>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuHwptArmSmmuv30(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_hwpt_arm_smmuv3', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuHwptArmSmmuv30(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuHwptArmSmmuv3 {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('iommu_hwpt_arm_smmuv3', 16, source.length - offset);
+      return decIommuHwptArmSmmuv30(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuHwptArmSmmuv3> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('iommu_hwpt_arm_smmuv3', 16, source.length - offset);
+      return new ViewIommuHwptArmSmmuv30(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuHwptAmdGuest0(_v: StructInit<IommuHwptAmdGuest>): number {
+  return 32;
+}
+
+function decIommuHwptAmdGuest0(dv: DataView, o: number, le: boolean, end: number): IommuHwptAmdGuest {
+  const dteN = 4;
+  check.arrayEnd('iommu_hwpt_amd_guest', 'dte', o + 0, dteN, 8, end);
+  const dte = new Array(dteN);
+  for (let i = 0; i < dteN; i++) dte[i] = dv.getBigUint64(o + 0 + i * 8, le);
+  return { dte };
+}
+
+function encIommuHwptAmdGuest0(dv: DataView, o: number, le: boolean, v: StructInit<IommuHwptAmdGuest>): void {
+  const dte = v.dte;
+  if (dte !== undefined) {
+    if (dte.length > 4) throw check.tooMany('iommu_hwpt_amd_guest.dte', dte.length, 4);
+    for (let i = 0; i < dte.length; i++) {
+      const x = dte[i]!;
+      if (x !== undefined) dv.setBigUint64(o + 0 + i * 8, check.u64(x as never, 'iommu_hwpt_amd_guest.dte'), le);
+    }
+  }
+}
+
+class ViewIommuHwptAmdGuest0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+
+}
+
+function makeIommuHwptAmdGuest0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuHwptAmdGuest> {
+  return structCodec<IommuHwptAmdGuest>('iommu_hwpt_amd_guest', arch, le, layout, {
+    encodedSize: sizeIommuHwptAmdGuest0,
+    encode(value: StructInit<IommuHwptAmdGuest>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuHwptAmdGuest0(value));
+      encIommuHwptAmdGuest0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuHwptAmdGuest>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuHwptAmdGuest0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_hwpt_amd_guest', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuHwptAmdGuest0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuHwptAmdGuest {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('iommu_hwpt_amd_guest', 32, source.length - offset);
+      return decIommuHwptAmdGuest0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuHwptAmdGuest> {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('iommu_hwpt_amd_guest', 32, source.length - offset);
+      return new ViewIommuHwptAmdGuest0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuHwInfoArmSmmuv30(_v: StructInit<IommuHwInfoArmSmmuv3>): number {
+  return 40;
+}
+
+function decIommuHwInfoArmSmmuv30(dv: DataView, o: number, le: boolean, end: number): IommuHwInfoArmSmmuv3 {
+  const idrN = 6;
+  check.arrayEnd('iommu_hw_info_arm_smmuv3', 'idr', o + 8, idrN, 4, end);
+  const idr = new Array(idrN);
+  for (let i = 0; i < idrN; i++) idr[i] = dv.getUint32(o + 8 + i * 4, le);
+  return { flags: dv.getUint32(o + 0, le), reserved: dv.getUint32(o + 4, le), idr, iidr: dv.getUint32(o + 32, le), aidr: dv.getUint32(o + 36, le) };
+}
+
+function encIommuHwInfoArmSmmuv30(dv: DataView, o: number, le: boolean, v: StructInit<IommuHwInfoArmSmmuv3>): void {
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_hw_info_arm_smmuv3.flags'), le);
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_hw_info_arm_smmuv3.__reserved'), le);
+  }
+  const idr = v.idr;
+  if (idr !== undefined) {
+    if (idr.length > 6) throw check.tooMany('iommu_hw_info_arm_smmuv3.idr', idr.length, 6);
+    for (let i = 0; i < idr.length; i++) {
+      const x = idr[i]!;
+      if (x !== undefined) dv.setUint32(o + 8 + i * 4, check.u32(x as never, 'iommu_hw_info_arm_smmuv3.idr'), le);
+    }
+  }
+  {
+    const x = v.iidr;
+    if (x !== undefined) dv.setUint32(o + 32, check.u32(x, 'iommu_hw_info_arm_smmuv3.iidr'), le);
+  }
+  {
+    const x = v.aidr;
+    if (x !== undefined) dv.setUint32(o + 36, check.u32(x, 'iommu_hw_info_arm_smmuv3.aidr'), le);
+  }
+}
+
+class ViewIommuHwInfoArmSmmuv30 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_hw_info_arm_smmuv3.flags'), this._le);
+  }
+  get reserved(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set reserved(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_hw_info_arm_smmuv3.__reserved'), this._le);
+  }
+  get iidr(): number {
+    return this._dv.getUint32(this._o + 32, this._le);
+  }
+  set iidr(value: number) {
+    this._dv.setUint32(this._o + 32, check.u32(value, 'iommu_hw_info_arm_smmuv3.iidr'), this._le);
+  }
+  get aidr(): number {
+    return this._dv.getUint32(this._o + 36, this._le);
+  }
+  set aidr(value: number) {
+    this._dv.setUint32(this._o + 36, check.u32(value, 'iommu_hw_info_arm_smmuv3.aidr'), this._le);
+  }
+}
+
+function makeIommuHwInfoArmSmmuv30(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuHwInfoArmSmmuv3> {
+  return structCodec<IommuHwInfoArmSmmuv3>('iommu_hw_info_arm_smmuv3', arch, le, layout, {
+    encodedSize: sizeIommuHwInfoArmSmmuv30,
+    encode(value: StructInit<IommuHwInfoArmSmmuv3>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuHwInfoArmSmmuv30(value));
+      encIommuHwInfoArmSmmuv30(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuHwInfoArmSmmuv3>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuHwInfoArmSmmuv30(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_hw_info_arm_smmuv3', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuHwInfoArmSmmuv30(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuHwInfoArmSmmuv3 {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('iommu_hw_info_arm_smmuv3', 40, source.length - offset);
+      return decIommuHwInfoArmSmmuv30(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuHwInfoArmSmmuv3> {
+      if (offset < 0 || source.length - offset < 40) throw check.shortBuffer('iommu_hw_info_arm_smmuv3', 40, source.length - offset);
+      return new ViewIommuHwInfoArmSmmuv30(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuHwInfoTegra241Cmdqv0(_v: StructInit<IommuHwInfoTegra241Cmdqv>): number {
+  return 8;
+}
+
+function decIommuHwInfoTegra241Cmdqv0(dv: DataView, o: number, le: boolean, end: number): IommuHwInfoTegra241Cmdqv {
+  return { flags: dv.getUint32(o + 0, le), version: dv.getUint8(o + 4), log2vcmdqs: dv.getUint8(o + 5), log2vsids: dv.getUint8(o + 6), reserved: dv.getUint8(o + 7) };
+}
+
+function encIommuHwInfoTegra241Cmdqv0(dv: DataView, o: number, le: boolean, v: StructInit<IommuHwInfoTegra241Cmdqv>): void {
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_hw_info_tegra241_cmdqv.flags'), le);
+  }
+  {
+    const x = v.version;
+    if (x !== undefined) dv.setUint8(o + 4, check.u8(x, 'iommu_hw_info_tegra241_cmdqv.version'));
+  }
+  {
+    const x = v.log2vcmdqs;
+    if (x !== undefined) dv.setUint8(o + 5, check.u8(x, 'iommu_hw_info_tegra241_cmdqv.log2vcmdqs'));
+  }
+  {
+    const x = v.log2vsids;
+    if (x !== undefined) dv.setUint8(o + 6, check.u8(x, 'iommu_hw_info_tegra241_cmdqv.log2vsids'));
+  }
+  {
+    const x = v.reserved;
+    if (x !== undefined) dv.setUint8(o + 7, check.u8(x, 'iommu_hw_info_tegra241_cmdqv.__reserved'));
+  }
+}
+
+class ViewIommuHwInfoTegra241Cmdqv0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_hw_info_tegra241_cmdqv.flags'), this._le);
+  }
+  get version(): number {
+    return this._dv.getUint8(this._o + 4);
+  }
+  set version(value: number) {
+    this._dv.setUint8(this._o + 4, check.u8(value, 'iommu_hw_info_tegra241_cmdqv.version'));
+  }
+  get log2vcmdqs(): number {
+    return this._dv.getUint8(this._o + 5);
+  }
+  set log2vcmdqs(value: number) {
+    this._dv.setUint8(this._o + 5, check.u8(value, 'iommu_hw_info_tegra241_cmdqv.log2vcmdqs'));
+  }
+  get log2vsids(): number {
+    return this._dv.getUint8(this._o + 6);
+  }
+  set log2vsids(value: number) {
+    this._dv.setUint8(this._o + 6, check.u8(value, 'iommu_hw_info_tegra241_cmdqv.log2vsids'));
+  }
+  get reserved(): number {
+    return this._dv.getUint8(this._o + 7);
+  }
+  set reserved(value: number) {
+    this._dv.setUint8(this._o + 7, check.u8(value, 'iommu_hw_info_tegra241_cmdqv.__reserved'));
+  }
+}
+
+function makeIommuHwInfoTegra241Cmdqv0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuHwInfoTegra241Cmdqv> {
+  return structCodec<IommuHwInfoTegra241Cmdqv>('iommu_hw_info_tegra241_cmdqv', arch, le, layout, {
+    encodedSize: sizeIommuHwInfoTegra241Cmdqv0,
+    encode(value: StructInit<IommuHwInfoTegra241Cmdqv>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuHwInfoTegra241Cmdqv0(value));
+      encIommuHwInfoTegra241Cmdqv0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuHwInfoTegra241Cmdqv>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuHwInfoTegra241Cmdqv0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_hw_info_tegra241_cmdqv', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuHwInfoTegra241Cmdqv0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuHwInfoTegra241Cmdqv {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('iommu_hw_info_tegra241_cmdqv', 8, source.length - offset);
+      return decIommuHwInfoTegra241Cmdqv0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuHwInfoTegra241Cmdqv> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('iommu_hw_info_tegra241_cmdqv', 8, source.length - offset);
+      return new ViewIommuHwInfoTegra241Cmdqv0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuHwInfoAmd0(_v: StructInit<IommuHwInfoAmd>): number {
+  return 16;
+}
+
+function decIommuHwInfoAmd0(dv: DataView, o: number, le: boolean, end: number): IommuHwInfoAmd {
+  return { efr: dv.getBigUint64(o + 0, le), efr2: dv.getBigUint64(o + 8, le) };
+}
+
+function encIommuHwInfoAmd0(dv: DataView, o: number, le: boolean, v: StructInit<IommuHwInfoAmd>): void {
+  {
+    const x = v.efr;
+    if (x !== undefined) dv.setBigUint64(o + 0, check.u64(x, 'iommu_hw_info_amd.efr'), le);
+  }
+  {
+    const x = v.efr2;
+    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'iommu_hw_info_amd.efr2'), le);
+  }
+}
+
+class ViewIommuHwInfoAmd0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get efr(): bigint {
+    return this._dv.getBigUint64(this._o + 0, this._le);
+  }
+  set efr(value: bigint) {
+    this._dv.setBigUint64(this._o + 0, check.u64(value, 'iommu_hw_info_amd.efr'), this._le);
+  }
+  get efr2(): bigint {
+    return this._dv.getBigUint64(this._o + 8, this._le);
+  }
+  set efr2(value: bigint) {
+    this._dv.setBigUint64(this._o + 8, check.u64(value, 'iommu_hw_info_amd.efr2'), this._le);
+  }
+}
+
+function makeIommuHwInfoAmd0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuHwInfoAmd> {
+  return structCodec<IommuHwInfoAmd>('iommu_hw_info_amd', arch, le, layout, {
+    encodedSize: sizeIommuHwInfoAmd0,
+    encode(value: StructInit<IommuHwInfoAmd>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuHwInfoAmd0(value));
+      encIommuHwInfoAmd0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuHwInfoAmd>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuHwInfoAmd0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_hw_info_amd', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuHwInfoAmd0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuHwInfoAmd {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('iommu_hw_info_amd', 16, source.length - offset);
+      return decIommuHwInfoAmd0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuHwInfoAmd> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('iommu_hw_info_amd', 16, source.length - offset);
+      return new ViewIommuHwInfoAmd0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuViommuArmSmmuv3Invalidate0(_v: StructInit<IommuViommuArmSmmuv3Invalidate>): number {
+  return 16;
+}
+
+function decIommuViommuArmSmmuv3Invalidate0(dv: DataView, o: number, le: boolean, end: number): IommuViommuArmSmmuv3Invalidate {
+  const cmdN = 2;
+  check.arrayEnd('iommu_viommu_arm_smmuv3_invalidate', 'cmd', o + 0, cmdN, 8, end);
+  const cmd = new Array(cmdN);
+  for (let i = 0; i < cmdN; i++) cmd[i] = dv.getBigUint64(o + 0 + i * 8, le);
+  return { cmd };
+}
+
+function encIommuViommuArmSmmuv3Invalidate0(dv: DataView, o: number, le: boolean, v: StructInit<IommuViommuArmSmmuv3Invalidate>): void {
+  const cmd = v.cmd;
+  if (cmd !== undefined) {
+    if (cmd.length > 2) throw check.tooMany('iommu_viommu_arm_smmuv3_invalidate.cmd', cmd.length, 2);
+    for (let i = 0; i < cmd.length; i++) {
+      const x = cmd[i]!;
+      if (x !== undefined) dv.setBigUint64(o + 0 + i * 8, check.u64(x as never, 'iommu_viommu_arm_smmuv3_invalidate.cmd'), le);
+    }
+  }
+}
+
+class ViewIommuViommuArmSmmuv3Invalidate0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+
+}
+
+function makeIommuViommuArmSmmuv3Invalidate0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuViommuArmSmmuv3Invalidate> {
+  return structCodec<IommuViommuArmSmmuv3Invalidate>('iommu_viommu_arm_smmuv3_invalidate', arch, le, layout, {
+    encodedSize: sizeIommuViommuArmSmmuv3Invalidate0,
+    encode(value: StructInit<IommuViommuArmSmmuv3Invalidate>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuViommuArmSmmuv3Invalidate0(value));
+      encIommuViommuArmSmmuv3Invalidate0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuViommuArmSmmuv3Invalidate>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuViommuArmSmmuv3Invalidate0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_viommu_arm_smmuv3_invalidate', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuViommuArmSmmuv3Invalidate0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuViommuArmSmmuv3Invalidate {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('iommu_viommu_arm_smmuv3_invalidate', 16, source.length - offset);
+      return decIommuViommuArmSmmuv3Invalidate0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuViommuArmSmmuv3Invalidate> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('iommu_viommu_arm_smmuv3_invalidate', 16, source.length - offset);
+      return new ViewIommuViommuArmSmmuv3Invalidate0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuViommuTegra241Cmdqv0(_v: StructInit<IommuViommuTegra241Cmdqv>): number {
+  return 16;
+}
+
+function decIommuViommuTegra241Cmdqv0(dv: DataView, o: number, le: boolean, end: number): IommuViommuTegra241Cmdqv {
+  return { outVintfMmapOffset: dv.getBigUint64(o + 0, le), outVintfMmapLength: dv.getBigUint64(o + 8, le) };
+}
+
+function encIommuViommuTegra241Cmdqv0(dv: DataView, o: number, le: boolean, v: StructInit<IommuViommuTegra241Cmdqv>): void {
+  {
+    const x = v.outVintfMmapOffset;
+    if (x !== undefined) dv.setBigUint64(o + 0, check.u64(x, 'iommu_viommu_tegra241_cmdqv.out_vintf_mmap_offset'), le);
+  }
+  {
+    const x = v.outVintfMmapLength;
+    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'iommu_viommu_tegra241_cmdqv.out_vintf_mmap_length'), le);
+  }
+}
+
+class ViewIommuViommuTegra241Cmdqv0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get outVintfMmapOffset(): bigint {
+    return this._dv.getBigUint64(this._o + 0, this._le);
+  }
+  set outVintfMmapOffset(value: bigint) {
+    this._dv.setBigUint64(this._o + 0, check.u64(value, 'iommu_viommu_tegra241_cmdqv.out_vintf_mmap_offset'), this._le);
+  }
+  get outVintfMmapLength(): bigint {
+    return this._dv.getBigUint64(this._o + 8, this._le);
+  }
+  set outVintfMmapLength(value: bigint) {
+    this._dv.setBigUint64(this._o + 8, check.u64(value, 'iommu_viommu_tegra241_cmdqv.out_vintf_mmap_length'), this._le);
+  }
+}
+
+function makeIommuViommuTegra241Cmdqv0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuViommuTegra241Cmdqv> {
+  return structCodec<IommuViommuTegra241Cmdqv>('iommu_viommu_tegra241_cmdqv', arch, le, layout, {
+    encodedSize: sizeIommuViommuTegra241Cmdqv0,
+    encode(value: StructInit<IommuViommuTegra241Cmdqv>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuViommuTegra241Cmdqv0(value));
+      encIommuViommuTegra241Cmdqv0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuViommuTegra241Cmdqv>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuViommuTegra241Cmdqv0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_viommu_tegra241_cmdqv', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuViommuTegra241Cmdqv0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuViommuTegra241Cmdqv {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('iommu_viommu_tegra241_cmdqv', 16, source.length - offset);
+      return decIommuViommuTegra241Cmdqv0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuViommuTegra241Cmdqv> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('iommu_viommu_tegra241_cmdqv', 16, source.length - offset);
+      return new ViewIommuViommuTegra241Cmdqv0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommufdVeventHeader0(_v: StructInit<IommufdVeventHeader>): number {
+  return 8;
+}
+
+function decIommufdVeventHeader0(dv: DataView, o: number, le: boolean, end: number): IommufdVeventHeader {
+  return { flags: dv.getUint32(o + 0, le), sequence: dv.getUint32(o + 4, le) };
+}
+
+function encIommufdVeventHeader0(dv: DataView, o: number, le: boolean, v: StructInit<IommufdVeventHeader>): void {
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommufd_vevent_header.flags'), le);
+  }
+  {
+    const x = v.sequence;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommufd_vevent_header.sequence'), le);
+  }
+}
+
+class ViewIommufdVeventHeader0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommufd_vevent_header.flags'), this._le);
+  }
+  get sequence(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set sequence(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommufd_vevent_header.sequence'), this._le);
+  }
+}
+
+function makeIommufdVeventHeader0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommufdVeventHeader> {
+  return structCodec<IommufdVeventHeader>('iommufd_vevent_header', arch, le, layout, {
+    encodedSize: sizeIommufdVeventHeader0,
+    encode(value: StructInit<IommufdVeventHeader>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommufdVeventHeader0(value));
+      encIommufdVeventHeader0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommufdVeventHeader>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommufdVeventHeader0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommufd_vevent_header', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommufdVeventHeader0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommufdVeventHeader {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('iommufd_vevent_header', 8, source.length - offset);
+      return decIommufdVeventHeader0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommufdVeventHeader> {
+      if (offset < 0 || source.length - offset < 8) throw check.shortBuffer('iommufd_vevent_header', 8, source.length - offset);
+      return new ViewIommufdVeventHeader0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuVeventArmSmmuv30(_v: StructInit<IommuVeventArmSmmuv3>): number {
+  return 32;
+}
+
+function decIommuVeventArmSmmuv30(dv: DataView, o: number, le: boolean, end: number): IommuVeventArmSmmuv3 {
+  const evtN = 4;
+  check.arrayEnd('iommu_vevent_arm_smmuv3', 'evt', o + 0, evtN, 8, end);
+  const evt = new Array(evtN);
+  for (let i = 0; i < evtN; i++) evt[i] = dv.getBigUint64(o + 0 + i * 8, le);
+  return { evt };
+}
+
+function encIommuVeventArmSmmuv30(dv: DataView, o: number, le: boolean, v: StructInit<IommuVeventArmSmmuv3>): void {
+  const evt = v.evt;
+  if (evt !== undefined) {
+    if (evt.length > 4) throw check.tooMany('iommu_vevent_arm_smmuv3.evt', evt.length, 4);
+    for (let i = 0; i < evt.length; i++) {
+      const x = evt[i]!;
+      if (x !== undefined) dv.setBigUint64(o + 0 + i * 8, check.u64(x as never, 'iommu_vevent_arm_smmuv3.evt'), le);
+    }
+  }
+}
+
+class ViewIommuVeventArmSmmuv30 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+
+}
+
+function makeIommuVeventArmSmmuv30(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuVeventArmSmmuv3> {
+  return structCodec<IommuVeventArmSmmuv3>('iommu_vevent_arm_smmuv3', arch, le, layout, {
+    encodedSize: sizeIommuVeventArmSmmuv30,
+    encode(value: StructInit<IommuVeventArmSmmuv3>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuVeventArmSmmuv30(value));
+      encIommuVeventArmSmmuv30(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuVeventArmSmmuv3>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuVeventArmSmmuv30(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_vevent_arm_smmuv3', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuVeventArmSmmuv30(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuVeventArmSmmuv3 {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('iommu_vevent_arm_smmuv3', 32, source.length - offset);
+      return decIommuVeventArmSmmuv30(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuVeventArmSmmuv3> {
+      if (offset < 0 || source.length - offset < 32) throw check.shortBuffer('iommu_vevent_arm_smmuv3', 32, source.length - offset);
+      return new ViewIommuVeventArmSmmuv30(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
+function sizeIommuVeventTegra241Cmdqv0(_v: StructInit<IommuVeventTegra241Cmdqv>): number {
+  return 16;
+}
+
+function decIommuVeventTegra241Cmdqv0(dv: DataView, o: number, le: boolean, end: number): IommuVeventTegra241Cmdqv {
+  const lvcmdqErrMapN = 2;
+  check.arrayEnd('iommu_vevent_tegra241_cmdqv', 'lvcmdq_err_map', o + 0, lvcmdqErrMapN, 8, end);
+  const lvcmdqErrMap = new Array(lvcmdqErrMapN);
+  for (let i = 0; i < lvcmdqErrMapN; i++) lvcmdqErrMap[i] = dv.getBigUint64(o + 0 + i * 8, le);
+  return { lvcmdqErrMap };
+}
+
+function encIommuVeventTegra241Cmdqv0(dv: DataView, o: number, le: boolean, v: StructInit<IommuVeventTegra241Cmdqv>): void {
+  const lvcmdqErrMap = v.lvcmdqErrMap;
+  if (lvcmdqErrMap !== undefined) {
+    if (lvcmdqErrMap.length > 2) throw check.tooMany('iommu_vevent_tegra241_cmdqv.lvcmdq_err_map', lvcmdqErrMap.length, 2);
+    for (let i = 0; i < lvcmdqErrMap.length; i++) {
+      const x = lvcmdqErrMap[i]!;
+      if (x !== undefined) dv.setBigUint64(o + 0 + i * 8, check.u64(x as never, 'iommu_vevent_tegra241_cmdqv.lvcmdq_err_map'), le);
+    }
+  }
+}
+
+class ViewIommuVeventTegra241Cmdqv0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+
+}
+
+function makeIommuVeventTegra241Cmdqv0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuVeventTegra241Cmdqv> {
+  return structCodec<IommuVeventTegra241Cmdqv>('iommu_vevent_tegra241_cmdqv', arch, le, layout, {
+    encodedSize: sizeIommuVeventTegra241Cmdqv0,
+    encode(value: StructInit<IommuVeventTegra241Cmdqv>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuVeventTegra241Cmdqv0(value));
+      encIommuVeventTegra241Cmdqv0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuVeventTegra241Cmdqv>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuVeventTegra241Cmdqv0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_vevent_tegra241_cmdqv', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuVeventTegra241Cmdqv0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuVeventTegra241Cmdqv {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('iommu_vevent_tegra241_cmdqv', 16, source.length - offset);
+      return decIommuVeventTegra241Cmdqv0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuVeventTegra241Cmdqv> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('iommu_vevent_tegra241_cmdqv', 16, source.length - offset);
+      return new ViewIommuVeventTegra241Cmdqv0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 /** Per struct and ABI, the codec factory of that ABI's layout class. */
 export const codecFactories: {
   readonly [N in StructName]: Readonly<Record<Arch, (arch: Arch, le: boolean, layout: StructLayoutInfo) => StructCodec<StructTypes[N]>>>;
@@ -5718,6 +9242,44 @@ export const codecFactories: {
   vfio_region_dma_range: { x86_64: makeVfioRegionDmaRange0, aarch64: makeVfioRegionDmaRange0, ppc64le: makeVfioRegionDmaRange0, ppc64: makeVfioRegionDmaRange0, i386: makeVfioRegionDmaRange1 },
   vfio_device_feature_dma_buf: { x86_64: makeVfioDeviceFeatureDmaBuf0, aarch64: makeVfioDeviceFeatureDmaBuf0, ppc64le: makeVfioDeviceFeatureDmaBuf0, ppc64: makeVfioDeviceFeatureDmaBuf0, i386: makeVfioDeviceFeatureDmaBuf1 },
   vfio_device_feature_zpci_err: { x86_64: makeVfioDeviceFeatureZpciErr0, aarch64: makeVfioDeviceFeatureZpciErr0, ppc64le: makeVfioDeviceFeatureZpciErr0, ppc64: makeVfioDeviceFeatureZpciErr0, i386: makeVfioDeviceFeatureZpciErr0 },
+  iommu_destroy: { x86_64: makeIommuDestroy0, aarch64: makeIommuDestroy0, ppc64le: makeIommuDestroy0, ppc64: makeIommuDestroy0, i386: makeIommuDestroy0 },
+  iommu_ioas_alloc: { x86_64: makeIommuIoasAlloc0, aarch64: makeIommuIoasAlloc0, ppc64le: makeIommuIoasAlloc0, ppc64: makeIommuIoasAlloc0, i386: makeIommuIoasAlloc0 },
+  iommu_iova_range: { x86_64: makeIommuIovaRange0, aarch64: makeIommuIovaRange0, ppc64le: makeIommuIovaRange0, ppc64: makeIommuIovaRange0, i386: makeIommuIovaRange0 },
+  iommu_ioas_iova_ranges: { x86_64: makeIommuIoasIovaRanges0, aarch64: makeIommuIoasIovaRanges0, ppc64le: makeIommuIoasIovaRanges0, ppc64: makeIommuIoasIovaRanges0, i386: makeIommuIoasIovaRanges0 },
+  iommu_ioas_allow_iovas: { x86_64: makeIommuIoasAllowIovas0, aarch64: makeIommuIoasAllowIovas0, ppc64le: makeIommuIoasAllowIovas0, ppc64: makeIommuIoasAllowIovas0, i386: makeIommuIoasAllowIovas0 },
+  iommu_ioas_map: { x86_64: makeIommuIoasMap0, aarch64: makeIommuIoasMap0, ppc64le: makeIommuIoasMap0, ppc64: makeIommuIoasMap0, i386: makeIommuIoasMap0 },
+  iommu_ioas_copy: { x86_64: makeIommuIoasCopy0, aarch64: makeIommuIoasCopy0, ppc64le: makeIommuIoasCopy0, ppc64: makeIommuIoasCopy0, i386: makeIommuIoasCopy0 },
+  iommu_ioas_unmap: { x86_64: makeIommuIoasUnmap0, aarch64: makeIommuIoasUnmap0, ppc64le: makeIommuIoasUnmap0, ppc64: makeIommuIoasUnmap0, i386: makeIommuIoasUnmap0 },
+  iommu_option: { x86_64: makeIommuOption0, aarch64: makeIommuOption0, ppc64le: makeIommuOption0, ppc64: makeIommuOption0, i386: makeIommuOption0 },
+  iommu_vfio_ioas: { x86_64: makeIommuVfioIoas0, aarch64: makeIommuVfioIoas0, ppc64le: makeIommuVfioIoas0, ppc64: makeIommuVfioIoas0, i386: makeIommuVfioIoas0 },
+  iommu_hwpt_alloc: { x86_64: makeIommuHwptAlloc0, aarch64: makeIommuHwptAlloc0, ppc64le: makeIommuHwptAlloc0, ppc64: makeIommuHwptAlloc0, i386: makeIommuHwptAlloc0 },
+  iommu_hw_info: { x86_64: makeIommuHwInfo0, aarch64: makeIommuHwInfo0, ppc64le: makeIommuHwInfo0, ppc64: makeIommuHwInfo0, i386: makeIommuHwInfo0 },
+  iommu_hwpt_set_dirty_tracking: { x86_64: makeIommuHwptSetDirtyTracking0, aarch64: makeIommuHwptSetDirtyTracking0, ppc64le: makeIommuHwptSetDirtyTracking0, ppc64: makeIommuHwptSetDirtyTracking0, i386: makeIommuHwptSetDirtyTracking0 },
+  iommu_hwpt_get_dirty_bitmap: { x86_64: makeIommuHwptGetDirtyBitmap0, aarch64: makeIommuHwptGetDirtyBitmap0, ppc64le: makeIommuHwptGetDirtyBitmap0, ppc64: makeIommuHwptGetDirtyBitmap0, i386: makeIommuHwptGetDirtyBitmap0 },
+  iommu_hwpt_invalidate: { x86_64: makeIommuHwptInvalidate0, aarch64: makeIommuHwptInvalidate0, ppc64le: makeIommuHwptInvalidate0, ppc64: makeIommuHwptInvalidate0, i386: makeIommuHwptInvalidate0 },
+  iommu_fault_alloc: { x86_64: makeIommuFaultAlloc0, aarch64: makeIommuFaultAlloc0, ppc64le: makeIommuFaultAlloc0, ppc64: makeIommuFaultAlloc0, i386: makeIommuFaultAlloc0 },
+  iommu_hwpt_vtd_s1: { x86_64: makeIommuHwptVtdS10, aarch64: makeIommuHwptVtdS10, ppc64le: makeIommuHwptVtdS10, ppc64: makeIommuHwptVtdS10, i386: makeIommuHwptVtdS10 },
+  iommu_hw_info_vtd: { x86_64: makeIommuHwInfoVtd0, aarch64: makeIommuHwInfoVtd0, ppc64le: makeIommuHwInfoVtd0, ppc64: makeIommuHwInfoVtd0, i386: makeIommuHwInfoVtd0 },
+  iommu_hwpt_vtd_s1_invalidate: { x86_64: makeIommuHwptVtdS1Invalidate0, aarch64: makeIommuHwptVtdS1Invalidate0, ppc64le: makeIommuHwptVtdS1Invalidate0, ppc64: makeIommuHwptVtdS1Invalidate0, i386: makeIommuHwptVtdS1Invalidate0 },
+  iommu_hwpt_pgfault: { x86_64: makeIommuHwptPgfault0, aarch64: makeIommuHwptPgfault0, ppc64le: makeIommuHwptPgfault0, ppc64: makeIommuHwptPgfault0, i386: makeIommuHwptPgfault0 },
+  iommu_hwpt_page_response: { x86_64: makeIommuHwptPageResponse0, aarch64: makeIommuHwptPageResponse0, ppc64le: makeIommuHwptPageResponse0, ppc64: makeIommuHwptPageResponse0, i386: makeIommuHwptPageResponse0 },
+  iommu_ioas_noiommu_get_pa: { x86_64: makeIommuIoasNoiommuGetPa0, aarch64: makeIommuIoasNoiommuGetPa0, ppc64le: makeIommuIoasNoiommuGetPa0, ppc64: makeIommuIoasNoiommuGetPa0, i386: makeIommuIoasNoiommuGetPa0 },
+  iommu_ioas_map_file: { x86_64: makeIommuIoasMapFile0, aarch64: makeIommuIoasMapFile0, ppc64le: makeIommuIoasMapFile0, ppc64: makeIommuIoasMapFile0, i386: makeIommuIoasMapFile0 },
+  iommu_ioas_change_process: { x86_64: makeIommuIoasChangeProcess0, aarch64: makeIommuIoasChangeProcess0, ppc64le: makeIommuIoasChangeProcess0, ppc64: makeIommuIoasChangeProcess0, i386: makeIommuIoasChangeProcess0 },
+  iommu_viommu_alloc: { x86_64: makeIommuViommuAlloc0, aarch64: makeIommuViommuAlloc0, ppc64le: makeIommuViommuAlloc0, ppc64: makeIommuViommuAlloc0, i386: makeIommuViommuAlloc0 },
+  iommu_vdevice_alloc: { x86_64: makeIommuVdeviceAlloc0, aarch64: makeIommuVdeviceAlloc0, ppc64le: makeIommuVdeviceAlloc0, ppc64: makeIommuVdeviceAlloc0, i386: makeIommuVdeviceAlloc0 },
+  iommu_veventq_alloc: { x86_64: makeIommuVeventqAlloc0, aarch64: makeIommuVeventqAlloc0, ppc64le: makeIommuVeventqAlloc0, ppc64: makeIommuVeventqAlloc0, i386: makeIommuVeventqAlloc0 },
+  iommu_hw_queue_alloc: { x86_64: makeIommuHwQueueAlloc0, aarch64: makeIommuHwQueueAlloc0, ppc64le: makeIommuHwQueueAlloc0, ppc64: makeIommuHwQueueAlloc0, i386: makeIommuHwQueueAlloc0 },
+  iommu_hwpt_arm_smmuv3: { x86_64: makeIommuHwptArmSmmuv30, aarch64: makeIommuHwptArmSmmuv30, ppc64le: makeIommuHwptArmSmmuv30, ppc64: makeIommuHwptArmSmmuv30, i386: makeIommuHwptArmSmmuv30 },
+  iommu_hwpt_amd_guest: { x86_64: makeIommuHwptAmdGuest0, aarch64: makeIommuHwptAmdGuest0, ppc64le: makeIommuHwptAmdGuest0, ppc64: makeIommuHwptAmdGuest0, i386: makeIommuHwptAmdGuest0 },
+  iommu_hw_info_arm_smmuv3: { x86_64: makeIommuHwInfoArmSmmuv30, aarch64: makeIommuHwInfoArmSmmuv30, ppc64le: makeIommuHwInfoArmSmmuv30, ppc64: makeIommuHwInfoArmSmmuv30, i386: makeIommuHwInfoArmSmmuv30 },
+  iommu_hw_info_tegra241_cmdqv: { x86_64: makeIommuHwInfoTegra241Cmdqv0, aarch64: makeIommuHwInfoTegra241Cmdqv0, ppc64le: makeIommuHwInfoTegra241Cmdqv0, ppc64: makeIommuHwInfoTegra241Cmdqv0, i386: makeIommuHwInfoTegra241Cmdqv0 },
+  iommu_hw_info_amd: { x86_64: makeIommuHwInfoAmd0, aarch64: makeIommuHwInfoAmd0, ppc64le: makeIommuHwInfoAmd0, ppc64: makeIommuHwInfoAmd0, i386: makeIommuHwInfoAmd0 },
+  iommu_viommu_arm_smmuv3_invalidate: { x86_64: makeIommuViommuArmSmmuv3Invalidate0, aarch64: makeIommuViommuArmSmmuv3Invalidate0, ppc64le: makeIommuViommuArmSmmuv3Invalidate0, ppc64: makeIommuViommuArmSmmuv3Invalidate0, i386: makeIommuViommuArmSmmuv3Invalidate0 },
+  iommu_viommu_tegra241_cmdqv: { x86_64: makeIommuViommuTegra241Cmdqv0, aarch64: makeIommuViommuTegra241Cmdqv0, ppc64le: makeIommuViommuTegra241Cmdqv0, ppc64: makeIommuViommuTegra241Cmdqv0, i386: makeIommuViommuTegra241Cmdqv0 },
+  iommufd_vevent_header: { x86_64: makeIommufdVeventHeader0, aarch64: makeIommufdVeventHeader0, ppc64le: makeIommufdVeventHeader0, ppc64: makeIommufdVeventHeader0, i386: makeIommufdVeventHeader0 },
+  iommu_vevent_arm_smmuv3: { x86_64: makeIommuVeventArmSmmuv30, aarch64: makeIommuVeventArmSmmuv30, ppc64le: makeIommuVeventArmSmmuv30, ppc64: makeIommuVeventArmSmmuv30, i386: makeIommuVeventArmSmmuv30 },
+  iommu_vevent_tegra241_cmdqv: { x86_64: makeIommuVeventTegra241Cmdqv0, aarch64: makeIommuVeventTegra241Cmdqv0, ppc64le: makeIommuVeventTegra241Cmdqv0, ppc64: makeIommuVeventTegra241Cmdqv0, i386: makeIommuVeventTegra241Cmdqv0 },
 };
 /** sizeof, alignof and every member's offset, per ABI, from the compiler probe. */
 export const structLayouts: { readonly [N in StructName]: Readonly<Record<Arch, StructLayoutInfo>> } = {
@@ -5892,5 +9454,119 @@ export const structLayouts: { readonly [N in StructName]: Readonly<Record<Arch, 
   ]),
   vfio_device_feature_zpci_err: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
     { size: 8, align: 8, fields: [{ name: 'data', key: 'data', offset: 0, size: 8, flexible: false }] },
+  ]),
+  iommu_destroy: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 8, align: 4, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'id', key: 'id', offset: 4, size: 4, flexible: false }] },
+  ]),
+  iommu_ioas_alloc: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 12, align: 4, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'out_ioas_id', key: 'outIoasId', offset: 8, size: 4, flexible: false }] },
+  ]),
+  iommu_iova_range: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 16, align: 8, fields: [{ name: 'start', key: 'start', offset: 0, size: 8, flexible: false }, { name: 'last', key: 'last', offset: 8, size: 8, flexible: false }] },
+  ]),
+  iommu_ioas_iova_ranges: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 32, align: 8, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'ioas_id', key: 'ioasId', offset: 4, size: 4, flexible: false }, { name: 'num_iovas', key: 'numIovas', offset: 8, size: 4, flexible: false }, { name: '__reserved', key: 'reserved', offset: 12, size: 4, flexible: false }, { name: 'allowed_iovas', key: 'allowedIovas', offset: 16, size: 8, flexible: false }, { name: 'out_iova_alignment', key: 'outIovaAlignment', offset: 24, size: 8, flexible: false }] },
+  ]),
+  iommu_ioas_allow_iovas: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 24, align: 8, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'ioas_id', key: 'ioasId', offset: 4, size: 4, flexible: false }, { name: 'num_iovas', key: 'numIovas', offset: 8, size: 4, flexible: false }, { name: '__reserved', key: 'reserved', offset: 12, size: 4, flexible: false }, { name: 'allowed_iovas', key: 'allowedIovas', offset: 16, size: 8, flexible: false }] },
+  ]),
+  iommu_ioas_map: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 40, align: 8, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'ioas_id', key: 'ioasId', offset: 8, size: 4, flexible: false }, { name: '__reserved', key: 'reserved', offset: 12, size: 4, flexible: false }, { name: 'user_va', key: 'userVa', offset: 16, size: 8, flexible: false }, { name: 'length', key: 'length', offset: 24, size: 8, flexible: false }, { name: 'iova', key: 'iova', offset: 32, size: 8, flexible: false }] },
+  ]),
+  iommu_ioas_copy: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 40, align: 8, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'dst_ioas_id', key: 'dstIoasId', offset: 8, size: 4, flexible: false }, { name: 'src_ioas_id', key: 'srcIoasId', offset: 12, size: 4, flexible: false }, { name: 'length', key: 'length', offset: 16, size: 8, flexible: false }, { name: 'dst_iova', key: 'dstIova', offset: 24, size: 8, flexible: false }, { name: 'src_iova', key: 'srcIova', offset: 32, size: 8, flexible: false }] },
+  ]),
+  iommu_ioas_unmap: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 24, align: 8, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'ioas_id', key: 'ioasId', offset: 4, size: 4, flexible: false }, { name: 'iova', key: 'iova', offset: 8, size: 8, flexible: false }, { name: 'length', key: 'length', offset: 16, size: 8, flexible: false }] },
+  ]),
+  iommu_option: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 24, align: 8, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'option_id', key: 'optionId', offset: 4, size: 4, flexible: false }, { name: 'op', key: 'op', offset: 8, size: 2, flexible: false }, { name: '__reserved', key: 'reserved', offset: 10, size: 2, flexible: false }, { name: 'object_id', key: 'objectId', offset: 12, size: 4, flexible: false }, { name: 'val64', key: 'val64', offset: 16, size: 8, flexible: false }] },
+  ]),
+  iommu_vfio_ioas: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 12, align: 4, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'ioas_id', key: 'ioasId', offset: 4, size: 4, flexible: false }, { name: 'op', key: 'op', offset: 8, size: 2, flexible: false }, { name: '__reserved', key: 'reserved', offset: 10, size: 2, flexible: false }] },
+  ]),
+  iommu_hwpt_alloc: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 48, align: 8, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'dev_id', key: 'devId', offset: 8, size: 4, flexible: false }, { name: 'pt_id', key: 'ptId', offset: 12, size: 4, flexible: false }, { name: 'out_hwpt_id', key: 'outHwptId', offset: 16, size: 4, flexible: false }, { name: '__reserved', key: 'reserved', offset: 20, size: 4, flexible: false }, { name: 'data_type', key: 'dataType', offset: 24, size: 4, flexible: false }, { name: 'data_len', key: 'dataLen', offset: 28, size: 4, flexible: false }, { name: 'data_uptr', key: 'dataUptr', offset: 32, size: 8, flexible: false }, { name: 'fault_id', key: 'faultId', offset: 40, size: 4, flexible: false }, { name: '__reserved2', key: 'reserved2', offset: 44, size: 4, flexible: false }] },
+  ]),
+  iommu_hw_info: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 40, align: 8, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'dev_id', key: 'devId', offset: 8, size: 4, flexible: false }, { name: 'data_len', key: 'dataLen', offset: 12, size: 4, flexible: false }, { name: 'data_uptr', key: 'dataUptr', offset: 16, size: 8, flexible: false }, { name: 'in_data_type', key: 'inDataType', offset: 24, size: 4, flexible: false }, { name: 'out_data_type', key: 'outDataType', offset: 24, size: 4, flexible: false }, { name: 'out_max_pasid_log2', key: 'outMaxPasidLog2', offset: 28, size: 1, flexible: false }, { name: '__reserved', key: 'reserved', offset: 29, size: 3, flexible: false }, { name: 'out_capabilities', key: 'outCapabilities', offset: 32, size: 8, flexible: false }] },
+  ]),
+  iommu_hwpt_set_dirty_tracking: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 16, align: 4, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'hwpt_id', key: 'hwptId', offset: 8, size: 4, flexible: false }, { name: '__reserved', key: 'reserved', offset: 12, size: 4, flexible: false }] },
+  ]),
+  iommu_hwpt_get_dirty_bitmap: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 48, align: 8, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'hwpt_id', key: 'hwptId', offset: 4, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 8, size: 4, flexible: false }, { name: '__reserved', key: 'reserved', offset: 12, size: 4, flexible: false }, { name: 'iova', key: 'iova', offset: 16, size: 8, flexible: false }, { name: 'length', key: 'length', offset: 24, size: 8, flexible: false }, { name: 'page_size', key: 'pageSize', offset: 32, size: 8, flexible: false }, { name: 'data', key: 'data', offset: 40, size: 8, flexible: false }] },
+  ]),
+  iommu_hwpt_invalidate: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 32, align: 8, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'hwpt_id', key: 'hwptId', offset: 4, size: 4, flexible: false }, { name: 'data_uptr', key: 'dataUptr', offset: 8, size: 8, flexible: false }, { name: 'data_type', key: 'dataType', offset: 16, size: 4, flexible: false }, { name: 'entry_len', key: 'entryLen', offset: 20, size: 4, flexible: false }, { name: 'entry_num', key: 'entryNum', offset: 24, size: 4, flexible: false }, { name: '__reserved', key: 'reserved', offset: 28, size: 4, flexible: false }] },
+  ]),
+  iommu_fault_alloc: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 16, align: 4, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'out_fault_id', key: 'outFaultId', offset: 8, size: 4, flexible: false }, { name: 'out_fault_fd', key: 'outFaultFd', offset: 12, size: 4, flexible: false }] },
+  ]),
+  iommu_hwpt_vtd_s1: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 24, align: 8, fields: [{ name: 'flags', key: 'flags', offset: 0, size: 8, flexible: false }, { name: 'pgtbl_addr', key: 'pgtblAddr', offset: 8, size: 8, flexible: false }, { name: 'addr_width', key: 'addrWidth', offset: 16, size: 4, flexible: false }, { name: '__reserved', key: 'reserved', offset: 20, size: 4, flexible: false }] },
+  ]),
+  iommu_hw_info_vtd: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 24, align: 8, fields: [{ name: 'flags', key: 'flags', offset: 0, size: 4, flexible: false }, { name: '__reserved', key: 'reserved', offset: 4, size: 4, flexible: false }, { name: 'cap_reg', key: 'capReg', offset: 8, size: 8, flexible: false }, { name: 'ecap_reg', key: 'ecapReg', offset: 16, size: 8, flexible: false }] },
+  ]),
+  iommu_hwpt_vtd_s1_invalidate: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 24, align: 8, fields: [{ name: 'addr', key: 'addr', offset: 0, size: 8, flexible: false }, { name: 'npages', key: 'npages', offset: 8, size: 8, flexible: false }, { name: 'flags', key: 'flags', offset: 16, size: 4, flexible: false }, { name: '__reserved', key: 'reserved', offset: 20, size: 4, flexible: false }] },
+  ]),
+  iommu_hwpt_pgfault: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 40, align: 8, fields: [{ name: 'flags', key: 'flags', offset: 0, size: 4, flexible: false }, { name: 'dev_id', key: 'devId', offset: 4, size: 4, flexible: false }, { name: 'pasid', key: 'pasid', offset: 8, size: 4, flexible: false }, { name: 'grpid', key: 'grpid', offset: 12, size: 4, flexible: false }, { name: 'perm', key: 'perm', offset: 16, size: 4, flexible: false }, { name: '__reserved', key: 'reserved', offset: 20, size: 4, flexible: false }, { name: 'addr', key: 'addr', offset: 24, size: 8, flexible: false }, { name: 'length', key: 'length', offset: 32, size: 4, flexible: false }, { name: 'cookie', key: 'cookie', offset: 36, size: 4, flexible: false }] },
+  ]),
+  iommu_hwpt_page_response: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 8, align: 4, fields: [{ name: 'cookie', key: 'cookie', offset: 0, size: 4, flexible: false }, { name: 'code', key: 'code', offset: 4, size: 4, flexible: false }] },
+  ]),
+  iommu_ioas_noiommu_get_pa: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 40, align: 8, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'ioas_id', key: 'ioasId', offset: 8, size: 4, flexible: false }, { name: '__reserved', key: 'reserved', offset: 12, size: 4, flexible: false }, { name: 'iova', key: 'iova', offset: 16, size: 8, flexible: false }, { name: 'length', key: 'length', offset: 24, size: 8, flexible: false }, { name: 'out_phys', key: 'outPhys', offset: 32, size: 8, flexible: false }] },
+  ]),
+  iommu_ioas_map_file: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 40, align: 8, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'ioas_id', key: 'ioasId', offset: 8, size: 4, flexible: false }, { name: 'fd', key: 'fd', offset: 12, size: 4, flexible: false }, { name: 'start', key: 'start', offset: 16, size: 8, flexible: false }, { name: 'length', key: 'length', offset: 24, size: 8, flexible: false }, { name: 'iova', key: 'iova', offset: 32, size: 8, flexible: false }] },
+  ]),
+  iommu_ioas_change_process: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 8, align: 4, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: '__reserved', key: 'reserved', offset: 4, size: 4, flexible: false }] },
+  ]),
+  iommu_viommu_alloc: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 40, align: 8, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'type', key: 'type', offset: 8, size: 4, flexible: false }, { name: 'dev_id', key: 'devId', offset: 12, size: 4, flexible: false }, { name: 'hwpt_id', key: 'hwptId', offset: 16, size: 4, flexible: false }, { name: 'out_viommu_id', key: 'outViommuId', offset: 20, size: 4, flexible: false }, { name: 'data_len', key: 'dataLen', offset: 24, size: 4, flexible: false }, { name: '__reserved', key: 'reserved', offset: 28, size: 4, flexible: false }, { name: 'data_uptr', key: 'dataUptr', offset: 32, size: 8, flexible: false }] },
+  ]),
+  iommu_vdevice_alloc: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 24, align: 8, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'viommu_id', key: 'viommuId', offset: 4, size: 4, flexible: false }, { name: 'dev_id', key: 'devId', offset: 8, size: 4, flexible: false }, { name: 'out_vdevice_id', key: 'outVdeviceId', offset: 12, size: 4, flexible: false }, { name: 'virt_id', key: 'virtId', offset: 16, size: 8, flexible: false }] },
+  ]),
+  iommu_veventq_alloc: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 32, align: 4, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'viommu_id', key: 'viommuId', offset: 8, size: 4, flexible: false }, { name: 'type', key: 'type', offset: 12, size: 4, flexible: false }, { name: 'veventq_depth', key: 'veventqDepth', offset: 16, size: 4, flexible: false }, { name: 'out_veventq_id', key: 'outVeventqId', offset: 20, size: 4, flexible: false }, { name: 'out_veventq_fd', key: 'outVeventqFd', offset: 24, size: 4, flexible: false }, { name: '__reserved', key: 'reserved', offset: 28, size: 4, flexible: false }] },
+  ]),
+  iommu_hw_queue_alloc: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 40, align: 8, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'viommu_id', key: 'viommuId', offset: 8, size: 4, flexible: false }, { name: 'type', key: 'type', offset: 12, size: 4, flexible: false }, { name: 'index', key: 'index', offset: 16, size: 4, flexible: false }, { name: 'out_hw_queue_id', key: 'outHwQueueId', offset: 20, size: 4, flexible: false }, { name: 'nesting_parent_iova', key: 'nestingParentIova', offset: 24, size: 8, flexible: false }, { name: 'length', key: 'length', offset: 32, size: 8, flexible: false }] },
+  ]),
+  iommu_hwpt_arm_smmuv3: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 16, align: 8, fields: [{ name: 'ste', key: 'ste', offset: 0, size: 16, flexible: false }] },
+  ]),
+  iommu_hwpt_amd_guest: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 32, align: 8, fields: [{ name: 'dte', key: 'dte', offset: 0, size: 32, flexible: false }] },
+  ]),
+  iommu_hw_info_arm_smmuv3: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 40, align: 4, fields: [{ name: 'flags', key: 'flags', offset: 0, size: 4, flexible: false }, { name: '__reserved', key: 'reserved', offset: 4, size: 4, flexible: false }, { name: 'idr', key: 'idr', offset: 8, size: 24, flexible: false }, { name: 'iidr', key: 'iidr', offset: 32, size: 4, flexible: false }, { name: 'aidr', key: 'aidr', offset: 36, size: 4, flexible: false }] },
+  ]),
+  iommu_hw_info_tegra241_cmdqv: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 8, align: 4, fields: [{ name: 'flags', key: 'flags', offset: 0, size: 4, flexible: false }, { name: 'version', key: 'version', offset: 4, size: 1, flexible: false }, { name: 'log2vcmdqs', key: 'log2vcmdqs', offset: 5, size: 1, flexible: false }, { name: 'log2vsids', key: 'log2vsids', offset: 6, size: 1, flexible: false }, { name: '__reserved', key: 'reserved', offset: 7, size: 1, flexible: false }] },
+  ]),
+  iommu_hw_info_amd: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 16, align: 8, fields: [{ name: 'efr', key: 'efr', offset: 0, size: 8, flexible: false }, { name: 'efr2', key: 'efr2', offset: 8, size: 8, flexible: false }] },
+  ]),
+  iommu_viommu_arm_smmuv3_invalidate: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 16, align: 8, fields: [{ name: 'cmd', key: 'cmd', offset: 0, size: 16, flexible: false }] },
+  ]),
+  iommu_viommu_tegra241_cmdqv: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 16, align: 8, fields: [{ name: 'out_vintf_mmap_offset', key: 'outVintfMmapOffset', offset: 0, size: 8, flexible: false }, { name: 'out_vintf_mmap_length', key: 'outVintfMmapLength', offset: 8, size: 8, flexible: false }] },
+  ]),
+  iommufd_vevent_header: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 8, align: 4, fields: [{ name: 'flags', key: 'flags', offset: 0, size: 4, flexible: false }, { name: 'sequence', key: 'sequence', offset: 4, size: 4, flexible: false }] },
+  ]),
+  iommu_vevent_arm_smmuv3: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 32, align: 8, fields: [{ name: 'evt', key: 'evt', offset: 0, size: 32, flexible: false }] },
+  ]),
+  iommu_vevent_tegra241_cmdqv: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 16, align: 8, fields: [{ name: 'lvcmdq_err_map', key: 'lvcmdqErrMap', offset: 0, size: 16, flexible: false }] },
   ]),
 };

@@ -146,6 +146,7 @@ export const VFIO_EEH_PE_RESET_HOT = 6;
 export const VFIO_EEH_PE_RESET_FUNDAMENTAL = 7;
 export const VFIO_EEH_PE_CONFIGURE = 8;
 export const VFIO_EEH_PE_INJECT_ERR = 9;
+export const IOMMUFD_TYPE = 59;
 export const VFIO_PCI_BAR0_REGION_INDEX = 0;
 export const VFIO_PCI_BAR1_REGION_INDEX = 1;
 export const VFIO_PCI_BAR2_REGION_INDEX = 2;
@@ -180,6 +181,85 @@ export const VFIO_DEVICE_STATE_RUNNING_P2P = 5;
 export const VFIO_DEVICE_STATE_PRE_COPY = 6;
 export const VFIO_DEVICE_STATE_PRE_COPY_P2P = 7;
 export const VFIO_DEVICE_STATE_NR = 8;
+export const IOMMUFD_CMD_BASE = 128;
+export const IOMMUFD_CMD_DESTROY = 128;
+export const IOMMUFD_CMD_IOAS_ALLOC = 129;
+export const IOMMUFD_CMD_IOAS_ALLOW_IOVAS = 130;
+export const IOMMUFD_CMD_IOAS_COPY = 131;
+export const IOMMUFD_CMD_IOAS_IOVA_RANGES = 132;
+export const IOMMUFD_CMD_IOAS_MAP = 133;
+export const IOMMUFD_CMD_IOAS_UNMAP = 134;
+export const IOMMUFD_CMD_OPTION = 135;
+export const IOMMUFD_CMD_VFIO_IOAS = 136;
+export const IOMMUFD_CMD_HWPT_ALLOC = 137;
+export const IOMMUFD_CMD_GET_HW_INFO = 138;
+export const IOMMUFD_CMD_HWPT_SET_DIRTY_TRACKING = 139;
+export const IOMMUFD_CMD_HWPT_GET_DIRTY_BITMAP = 140;
+export const IOMMUFD_CMD_HWPT_INVALIDATE = 141;
+export const IOMMUFD_CMD_FAULT_QUEUE_ALLOC = 142;
+export const IOMMUFD_CMD_IOAS_MAP_FILE = 143;
+export const IOMMUFD_CMD_VIOMMU_ALLOC = 144;
+export const IOMMUFD_CMD_VDEVICE_ALLOC = 145;
+export const IOMMUFD_CMD_IOAS_CHANGE_PROCESS = 146;
+export const IOMMUFD_CMD_VEVENTQ_ALLOC = 147;
+export const IOMMUFD_CMD_HW_QUEUE_ALLOC = 148;
+export const IOMMUFD_CMD_IOAS_NOIOMMU_GET_PA = 149;
+export const IOMMU_IOAS_MAP_FIXED_IOVA = 1;
+export const IOMMU_IOAS_MAP_WRITEABLE = 2;
+export const IOMMU_IOAS_MAP_READABLE = 4;
+export const IOMMU_OPTION_RLIMIT_MODE = 0;
+export const IOMMU_OPTION_HUGE_PAGES = 1;
+export const IOMMU_OPTION_OP_SET = 0;
+export const IOMMU_OPTION_OP_GET = 1;
+export const IOMMU_VFIO_IOAS_GET = 0;
+export const IOMMU_VFIO_IOAS_SET = 1;
+export const IOMMU_VFIO_IOAS_CLEAR = 2;
+export const IOMMU_HWPT_ALLOC_NEST_PARENT = 1;
+export const IOMMU_HWPT_ALLOC_DIRTY_TRACKING = 2;
+export const IOMMU_HWPT_FAULT_ID_VALID = 4;
+export const IOMMU_HWPT_ALLOC_PASID = 8;
+export const IOMMU_VTD_S1_SRE = 1;
+export const IOMMU_VTD_S1_EAFE = 2;
+export const IOMMU_VTD_S1_WPE = 4;
+export const IOMMU_HWPT_DATA_NONE = 0;
+export const IOMMU_HWPT_DATA_VTD_S1 = 1;
+export const IOMMU_HWPT_DATA_ARM_SMMUV3 = 2;
+export const IOMMU_HWPT_DATA_AMD_GUEST = 3;
+export const IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17 = 1;
+export const IOMMU_HW_INFO_ARM_SMMUV3_ERRATA_REPEAT_TLBI_CFGI = 1;
+export const IOMMU_HW_INFO_TYPE_NONE = 0;
+export const IOMMU_HW_INFO_TYPE_DEFAULT = 0;
+export const IOMMU_HW_INFO_TYPE_INTEL_VTD = 1;
+export const IOMMU_HW_INFO_TYPE_ARM_SMMUV3 = 2;
+export const IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV = 3;
+export const IOMMU_HW_INFO_TYPE_AMD = 4;
+export const IOMMU_HW_CAP_DIRTY_TRACKING = 1;
+export const IOMMU_HW_CAP_PCI_PASID_EXEC = 2;
+export const IOMMU_HW_CAP_PCI_PASID_PRIV = 4;
+export const IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED = 8;
+export const IOMMU_HW_INFO_FLAG_INPUT_TYPE = 1;
+export const IOMMU_HWPT_DIRTY_TRACKING_ENABLE = 1;
+export const IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR = 1;
+export const IOMMU_HWPT_INVALIDATE_DATA_VTD_S1 = 0;
+export const IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3 = 1;
+export const IOMMU_VTD_INV_FLAGS_LEAF = 1;
+export const IOMMU_PGFAULT_FLAGS_PASID_VALID = 1;
+export const IOMMU_PGFAULT_FLAGS_LAST_PAGE = 2;
+export const IOMMU_PGFAULT_PERM_READ = 1;
+export const IOMMU_PGFAULT_PERM_WRITE = 2;
+export const IOMMU_PGFAULT_PERM_EXEC = 4;
+export const IOMMU_PGFAULT_PERM_PRIV = 8;
+export const IOMMUFD_PAGE_RESP_SUCCESS = 0;
+export const IOMMUFD_PAGE_RESP_INVALID = 1;
+export const IOMMU_VIOMMU_TYPE_DEFAULT = 0;
+export const IOMMU_VIOMMU_TYPE_ARM_SMMUV3 = 1;
+export const IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV = 2;
+export const IOMMU_VEVENTQ_FLAG_LOST_EVENTS = 1;
+export const IOMMU_VEVENTQ_TYPE_DEFAULT = 0;
+export const IOMMU_VEVENTQ_TYPE_ARM_SMMUV3 = 1;
+export const IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV = 2;
+export const IOMMU_HW_QUEUE_TYPE_DEFAULT = 0;
+export const IOMMU_HW_QUEUE_TYPE_TEGRA241_CMDQV = 1;
 export const VFIO_DEVICE_API_PCI_STRING = "vfio-pci";
 export const VFIO_DEVICE_API_PLATFORM_STRING = "vfio-platform";
 export const VFIO_DEVICE_API_AMBA_STRING = "vfio-amba";
@@ -213,6 +293,32 @@ export const vfioDmaUnmapFlags = { VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP: 1, VFIO
 export const vfioDirtyPagesFlags = { VFIO_IOMMU_DIRTY_PAGES_FLAG_START: 1, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP: 2, VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP: 4 } as const;
 /** The flag set vfio-spapr-info-flags. */
 export const vfioSpaprInfoFlags = { VFIO_IOMMU_SPAPR_INFO_DDW: 1 } as const;
+/** The flag set iommufd-ioas-map-flags. */
+export const iommufdIoasMapFlags = { IOMMU_IOAS_MAP_FIXED_IOVA: 1, IOMMU_IOAS_MAP_WRITEABLE: 2, IOMMU_IOAS_MAP_READABLE: 4 } as const;
+/** The flag set iommufd-hwpt-alloc-flags. */
+export const iommufdHwptAllocFlags = { IOMMU_HWPT_ALLOC_NEST_PARENT: 1, IOMMU_HWPT_ALLOC_DIRTY_TRACKING: 2, IOMMU_HWPT_FAULT_ID_VALID: 4, IOMMU_HWPT_ALLOC_PASID: 8 } as const;
+/** The flag set iommufd-hw-info-flags. */
+export const iommufdHwInfoFlags = { IOMMU_HW_INFO_FLAG_INPUT_TYPE: 1 } as const;
+/** The flag set iommufd-hw-capabilities. */
+export const iommufdHwCapabilities = { IOMMU_HW_CAP_DIRTY_TRACKING: 1, IOMMU_HW_CAP_PCI_PASID_EXEC: 2, IOMMU_HW_CAP_PCI_PASID_PRIV: 4, IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED: 8 } as const;
+/** The flag set iommufd-hwpt-set-dirty-tracking-flags. */
+export const iommufdHwptSetDirtyTrackingFlags = { IOMMU_HWPT_DIRTY_TRACKING_ENABLE: 1 } as const;
+/** The flag set iommufd-hwpt-get-dirty-bitmap-flags. */
+export const iommufdHwptGetDirtyBitmapFlags = { IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR: 1 } as const;
+/** The flag set iommu-hwpt-vtd-s1-flags. */
+export const iommuHwptVtdS1Flags = { IOMMU_VTD_S1_SRE: 1, IOMMU_VTD_S1_EAFE: 2, IOMMU_VTD_S1_WPE: 4 } as const;
+/** The flag set iommu-hw-info-vtd-flags. */
+export const iommuHwInfoVtdFlags = { IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17: 1 } as const;
+/** The flag set iommu-hw-info-arm-smmuv3-flags. */
+export const iommuHwInfoArmSmmuv3Flags = { IOMMU_HW_INFO_ARM_SMMUV3_ERRATA_REPEAT_TLBI_CFGI: 1 } as const;
+/** The flag set iommu-hwpt-vtd-s1-invalidate-flags. */
+export const iommuHwptVtdS1InvalidateFlags = { IOMMU_VTD_INV_FLAGS_LEAF: 1 } as const;
+/** The flag set iommu-hwpt-pgfault-flags. */
+export const iommuHwptPgfaultFlags = { IOMMU_PGFAULT_FLAGS_PASID_VALID: 1, IOMMU_PGFAULT_FLAGS_LAST_PAGE: 2 } as const;
+/** The flag set iommu-hwpt-pgfault-perm. */
+export const iommuHwptPgfaultPerm = { IOMMU_PGFAULT_PERM_READ: 1, IOMMU_PGFAULT_PERM_WRITE: 2, IOMMU_PGFAULT_PERM_EXEC: 4, IOMMU_PGFAULT_PERM_PRIV: 8 } as const;
+/** The flag set iommu-veventq-flag. */
+export const iommuVeventqFlag = { IOMMU_VEVENTQ_FLAG_LOST_EVENTS: 1 } as const;
 /** IOMMU models and extensions, for CHECK_EXTENSION and SET_IOMMU. */
 export const vfioIommuType = { VFIO_TYPE1_IOMMU: 1, VFIO_SPAPR_TCE_IOMMU: 2, VFIO_TYPE1v2_IOMMU: 3, VFIO_DMA_CC_IOMMU: 4, VFIO_EEH: 5, VFIO_SPAPR_TCE_v2_IOMMU: 7, VFIO_NOIOMMU_IOMMU: 8, VFIO_UNMAP_ALL: 9, VFIO_UPDATE_VADDR: 10 } as const;
 /** Operations of VFIO_EEH_PE_OP. */
@@ -225,3 +331,23 @@ export const vfioPciRegionIndex = { VFIO_PCI_BAR0_REGION_INDEX: 0, VFIO_PCI_BAR1
 export const vfioPciIrqIndex = { VFIO_PCI_INTX_IRQ_INDEX: 0, VFIO_PCI_MSI_IRQ_INDEX: 1, VFIO_PCI_MSIX_IRQ_INDEX: 2, VFIO_PCI_ERR_IRQ_INDEX: 3, VFIO_PCI_REQ_IRQ_INDEX: 4 } as const;
 /** enum vfio_device_mig_state. */
 export const vfioDeviceMigState = { VFIO_DEVICE_STATE_ERROR: 0, VFIO_DEVICE_STATE_STOP: 1, VFIO_DEVICE_STATE_RUNNING: 2, VFIO_DEVICE_STATE_STOP_COPY: 3, VFIO_DEVICE_STATE_RESUMING: 4, VFIO_DEVICE_STATE_RUNNING_P2P: 5 } as const;
+/** Options of IOMMU_OPTION (iommu_option.option_id). */
+export const iommufdOption = { IOMMU_OPTION_RLIMIT_MODE: 0, IOMMU_OPTION_HUGE_PAGES: 1 } as const;
+/** Operations of IOMMU_OPTION (iommu_option.op). */
+export const iommufdOptionOps = { IOMMU_OPTION_OP_SET: 0, IOMMU_OPTION_OP_GET: 1 } as const;
+/** Operations of IOMMU_VFIO_IOAS (iommu_vfio_ioas.op). */
+export const iommufdVfioIoasOp = { IOMMU_VFIO_IOAS_GET: 0, IOMMU_VFIO_IOAS_SET: 1, IOMMU_VFIO_IOAS_CLEAR: 2 } as const;
+/** IOMMU HWPT data type (iommu_hwpt_alloc.data_type). */
+export const iommuHwptDataType = { IOMMU_HWPT_DATA_NONE: 0, IOMMU_HWPT_DATA_VTD_S1: 1, IOMMU_HWPT_DATA_ARM_SMMUV3: 2, IOMMU_HWPT_DATA_AMD_GUEST: 3 } as const;
+/** IOMMU hardware info types (iommu_hw_info.out_data_type). */
+export const iommuHwInfoType = { IOMMU_HW_INFO_TYPE_NONE: 0, IOMMU_HW_INFO_TYPE_DEFAULT: 0, IOMMU_HW_INFO_TYPE_INTEL_VTD: 1, IOMMU_HW_INFO_TYPE_ARM_SMMUV3: 2, IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV: 3, IOMMU_HW_INFO_TYPE_AMD: 4 } as const;
+/** Cache invalidation data type (iommu_hwpt_invalidate.data_type). */
+export const iommuHwptInvalidateDataType = { IOMMU_HWPT_INVALIDATE_DATA_VTD_S1: 0, IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3: 1 } as const;
+/** Return status of fault handlers (iommu_hwpt_page_response.code). */
+export const iommufdPageResponseCode = { IOMMUFD_PAGE_RESP_SUCCESS: 0, IOMMUFD_PAGE_RESP_INVALID: 1 } as const;
+/** Virtual IOMMU type (iommu_viommu_alloc.type); DEFAULT is reserved and rejected. */
+export const iommuViommuType = { IOMMU_VIOMMU_TYPE_DEFAULT: 0, IOMMU_VIOMMU_TYPE_ARM_SMMUV3: 1, IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV: 2 } as const;
+/** Virtual event queue type (iommu_veventq_alloc.type); DEFAULT is reserved and rejected. */
+export const iommuVeventqType = { IOMMU_VEVENTQ_TYPE_DEFAULT: 0, IOMMU_VEVENTQ_TYPE_ARM_SMMUV3: 1, IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV: 2 } as const;
+/** HW queue type (iommu_hw_queue_alloc.type); DEFAULT is reserved and rejected. */
+export const iommuHwQueueType = { IOMMU_HW_QUEUE_TYPE_DEFAULT: 0, IOMMU_HW_QUEUE_TYPE_TEGRA241_CMDQV: 1 } as const;

@@ -3,8 +3,8 @@
 // vfio-ts-gen: uapi ioctls
 
 import type { IoctlSpec } from '../spec-types.js';
-export type IoctlName = 'VFIO_GET_API_VERSION' | 'VFIO_CHECK_EXTENSION' | 'VFIO_SET_IOMMU' | 'VFIO_GROUP_GET_STATUS' | 'VFIO_GROUP_SET_CONTAINER' | 'VFIO_GROUP_UNSET_CONTAINER' | 'VFIO_GROUP_GET_DEVICE_FD' | 'VFIO_DEVICE_GET_INFO' | 'VFIO_DEVICE_GET_REGION_INFO' | 'VFIO_DEVICE_GET_IRQ_INFO' | 'VFIO_DEVICE_SET_IRQS' | 'VFIO_DEVICE_RESET' | 'VFIO_DEVICE_GET_PCI_HOT_RESET_INFO' | 'VFIO_DEVICE_PCI_HOT_RESET' | 'VFIO_DEVICE_QUERY_GFX_PLANE' | 'VFIO_DEVICE_GET_GFX_DMABUF' | 'VFIO_DEVICE_IOEVENTFD' | 'VFIO_DEVICE_FEATURE' | 'VFIO_DEVICE_BIND_IOMMUFD' | 'VFIO_DEVICE_ATTACH_IOMMUFD_PT' | 'VFIO_DEVICE_DETACH_IOMMUFD_PT' | 'VFIO_MIG_GET_PRECOPY_INFO' | 'VFIO_IOMMU_GET_INFO' | 'VFIO_IOMMU_MAP_DMA' | 'VFIO_IOMMU_UNMAP_DMA' | 'VFIO_IOMMU_DIRTY_PAGES' | 'VFIO_IOMMU_SPAPR_TCE_GET_INFO' | 'VFIO_IOMMU_ENABLE' | 'VFIO_IOMMU_DISABLE' | 'VFIO_EEH_PE_OP' | 'VFIO_IOMMU_SPAPR_REGISTER_MEMORY' | 'VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY' | 'VFIO_IOMMU_SPAPR_TCE_CREATE' | 'VFIO_IOMMU_SPAPR_TCE_REMOVE';
-/** Every ioctl of linux/vfio.h: fd kind, IOMMU backend, argument and request number per ABI. */
+export type IoctlName = 'VFIO_GET_API_VERSION' | 'VFIO_CHECK_EXTENSION' | 'VFIO_SET_IOMMU' | 'VFIO_GROUP_GET_STATUS' | 'VFIO_GROUP_SET_CONTAINER' | 'VFIO_GROUP_UNSET_CONTAINER' | 'VFIO_GROUP_GET_DEVICE_FD' | 'VFIO_DEVICE_GET_INFO' | 'VFIO_DEVICE_GET_REGION_INFO' | 'VFIO_DEVICE_GET_IRQ_INFO' | 'VFIO_DEVICE_SET_IRQS' | 'VFIO_DEVICE_RESET' | 'VFIO_DEVICE_GET_PCI_HOT_RESET_INFO' | 'VFIO_DEVICE_PCI_HOT_RESET' | 'VFIO_DEVICE_QUERY_GFX_PLANE' | 'VFIO_DEVICE_GET_GFX_DMABUF' | 'VFIO_DEVICE_IOEVENTFD' | 'VFIO_DEVICE_FEATURE' | 'VFIO_DEVICE_BIND_IOMMUFD' | 'VFIO_DEVICE_ATTACH_IOMMUFD_PT' | 'VFIO_DEVICE_DETACH_IOMMUFD_PT' | 'VFIO_MIG_GET_PRECOPY_INFO' | 'VFIO_IOMMU_GET_INFO' | 'VFIO_IOMMU_MAP_DMA' | 'VFIO_IOMMU_UNMAP_DMA' | 'VFIO_IOMMU_DIRTY_PAGES' | 'VFIO_IOMMU_SPAPR_TCE_GET_INFO' | 'VFIO_IOMMU_ENABLE' | 'VFIO_IOMMU_DISABLE' | 'VFIO_EEH_PE_OP' | 'VFIO_IOMMU_SPAPR_REGISTER_MEMORY' | 'VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY' | 'VFIO_IOMMU_SPAPR_TCE_CREATE' | 'VFIO_IOMMU_SPAPR_TCE_REMOVE' | 'IOMMU_DESTROY' | 'IOMMU_IOAS_ALLOC' | 'IOMMU_IOAS_IOVA_RANGES' | 'IOMMU_IOAS_ALLOW_IOVAS' | 'IOMMU_IOAS_MAP' | 'IOMMU_IOAS_NOIOMMU_GET_PA' | 'IOMMU_IOAS_MAP_FILE' | 'IOMMU_IOAS_COPY' | 'IOMMU_IOAS_UNMAP' | 'IOMMU_IOAS_CHANGE_PROCESS' | 'IOMMU_OPTION' | 'IOMMU_VFIO_IOAS' | 'IOMMU_HWPT_ALLOC' | 'IOMMU_GET_HW_INFO' | 'IOMMU_HWPT_SET_DIRTY_TRACKING' | 'IOMMU_HWPT_GET_DIRTY_BITMAP' | 'IOMMU_HWPT_INVALIDATE' | 'IOMMU_FAULT_QUEUE_ALLOC' | 'IOMMU_VIOMMU_ALLOC' | 'IOMMU_VDEVICE_ALLOC' | 'IOMMU_VEVENTQ_ALLOC' | 'IOMMU_HW_QUEUE_ALLOC';
+/** Every ioctl of linux/vfio.h and linux/iommufd.h: fd kind, IOMMU backend, argument and request number per ABI. */
 export const ioctls = {
   /**
  * Report the version of the VFIO API; a caller must refuse to go on if it is not VFIO_API_VERSION.
@@ -13,6 +13,7 @@ export const ioctls = {
  */
   VFIO_GET_API_VERSION: {
     name: 'VFIO_GET_API_VERSION',
+    header: 'linux/vfio.h',
     fdKind: 'container',
     iommu: ['any'],
     arg: { kind: 'none' },
@@ -27,6 +28,7 @@ export const ioctls = {
  */
   VFIO_CHECK_EXTENSION: {
     name: 'VFIO_CHECK_EXTENSION',
+    header: 'linux/vfio.h',
     fdKind: 'container',
     iommu: ['any'],
     arg: { kind: 'int', type: '__u32', doc: "An extension identifier (VFIO_TYPE1_IOMMU, VFIO_SPAPR_TCE_v2_IOMMU, VFIO_EEH...)." },
@@ -41,6 +43,7 @@ export const ioctls = {
  */
   VFIO_SET_IOMMU: {
     name: 'VFIO_SET_IOMMU',
+    header: 'linux/vfio.h',
     fdKind: 'container',
     iommu: ['any'],
     arg: { kind: 'int', type: '__s32', doc: "The IOMMU model (an extension identifier)." },
@@ -54,6 +57,7 @@ export const ioctls = {
  */
   VFIO_GROUP_GET_STATUS: {
     name: 'VFIO_GROUP_GET_STATUS',
+    header: 'linux/vfio.h',
     fdKind: 'group',
     iommu: ['none'],
     arg: { kind: 'struct', struct: 'vfio_group_status', minArgszThrough: 'flags', minArgsz: { x86_64: 8, aarch64: 8, ppc64le: 8, ppc64: 8, i386: 8 } },
@@ -67,6 +71,7 @@ export const ioctls = {
  */
   VFIO_GROUP_SET_CONTAINER: {
     name: 'VFIO_GROUP_SET_CONTAINER',
+    header: 'linux/vfio.h',
     fdKind: 'group',
     iommu: ['none'],
     arg: { kind: 'int-pointer', type: '__s32', doc: "A pointer to the container's file descriptor." },
@@ -80,6 +85,7 @@ export const ioctls = {
  */
   VFIO_GROUP_UNSET_CONTAINER: {
     name: 'VFIO_GROUP_UNSET_CONTAINER',
+    header: 'linux/vfio.h',
     fdKind: 'group',
     iommu: ['none'],
     arg: { kind: 'none' },
@@ -93,6 +99,7 @@ export const ioctls = {
  */
   VFIO_GROUP_GET_DEVICE_FD: {
     name: 'VFIO_GROUP_GET_DEVICE_FD',
+    header: 'linux/vfio.h',
     fdKind: 'group',
     iommu: ['none'],
     arg: { kind: 'string', doc: "The device's name, a NUL-terminated string such as \"0000:00:03.0\"." },
@@ -107,6 +114,7 @@ export const ioctls = {
  */
   VFIO_DEVICE_GET_INFO: {
     name: 'VFIO_DEVICE_GET_INFO',
+    header: 'linux/vfio.h',
     fdKind: 'device',
     iommu: ['none'],
     arg: { kind: 'struct', struct: 'vfio_device_info', minArgszThrough: 'num_irqs', minArgsz: { x86_64: 16, aarch64: 16, ppc64le: 16, ppc64: 16, i386: 16 } },
@@ -120,6 +128,7 @@ export const ioctls = {
  */
   VFIO_DEVICE_GET_REGION_INFO: {
     name: 'VFIO_DEVICE_GET_REGION_INFO',
+    header: 'linux/vfio.h',
     fdKind: 'device',
     iommu: ['none'],
     arg: { kind: 'struct', struct: 'vfio_region_info', minArgszThrough: 'offset', minArgsz: { x86_64: 32, aarch64: 32, ppc64le: 32, ppc64: 32, i386: 32 } },
@@ -133,6 +142,7 @@ export const ioctls = {
  */
   VFIO_DEVICE_GET_IRQ_INFO: {
     name: 'VFIO_DEVICE_GET_IRQ_INFO',
+    header: 'linux/vfio.h',
     fdKind: 'device',
     iommu: ['none'],
     arg: { kind: 'struct', struct: 'vfio_irq_info', minArgszThrough: 'count', minArgsz: { x86_64: 16, aarch64: 16, ppc64le: 16, ppc64: 16, i386: 16 } },
@@ -146,6 +156,7 @@ export const ioctls = {
  */
   VFIO_DEVICE_SET_IRQS: {
     name: 'VFIO_DEVICE_SET_IRQS',
+    header: 'linux/vfio.h',
     fdKind: 'device',
     iommu: ['none'],
     arg: { kind: 'struct', struct: 'vfio_irq_set', minArgszThrough: 'count', minArgsz: { x86_64: 20, aarch64: 20, ppc64le: 20, ppc64: 20, i386: 20 } },
@@ -159,6 +170,7 @@ export const ioctls = {
  */
   VFIO_DEVICE_RESET: {
     name: 'VFIO_DEVICE_RESET',
+    header: 'linux/vfio.h',
     fdKind: 'device',
     iommu: ['none'],
     arg: { kind: 'none' },
@@ -172,6 +184,7 @@ export const ioctls = {
  */
   VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: {
     name: 'VFIO_DEVICE_GET_PCI_HOT_RESET_INFO',
+    header: 'linux/vfio.h',
     fdKind: 'device',
     iommu: ['none'],
     arg: { kind: 'struct', struct: 'vfio_pci_hot_reset_info', minArgszThrough: 'count', minArgsz: { x86_64: 12, aarch64: 12, ppc64le: 12, ppc64: 12, i386: 12 } },
@@ -185,6 +198,7 @@ export const ioctls = {
  */
   VFIO_DEVICE_PCI_HOT_RESET: {
     name: 'VFIO_DEVICE_PCI_HOT_RESET',
+    header: 'linux/vfio.h',
     fdKind: 'device',
     iommu: ['none'],
     arg: { kind: 'struct', struct: 'vfio_pci_hot_reset', minArgszThrough: 'count', minArgsz: { x86_64: 12, aarch64: 12, ppc64le: 12, ppc64: 12, i386: 12 } },
@@ -198,6 +212,7 @@ export const ioctls = {
  */
   VFIO_DEVICE_QUERY_GFX_PLANE: {
     name: 'VFIO_DEVICE_QUERY_GFX_PLANE',
+    header: 'linux/vfio.h',
     fdKind: 'device',
     iommu: ['none'],
     arg: { kind: 'struct', struct: 'vfio_device_gfx_plane_info', minArgszThrough: 'region_index', minArgsz: { x86_64: 60, aarch64: 60, ppc64le: 60, ppc64: 60, i386: 60 } },
@@ -211,6 +226,7 @@ export const ioctls = {
  */
   VFIO_DEVICE_GET_GFX_DMABUF: {
     name: 'VFIO_DEVICE_GET_GFX_DMABUF',
+    header: 'linux/vfio.h',
     fdKind: 'device',
     iommu: ['none'],
     arg: { kind: 'int-pointer', type: '__u32', doc: "A pointer to the dmabuf id from VFIO_DEVICE_QUERY_GFX_PLANE." },
@@ -225,6 +241,7 @@ export const ioctls = {
  */
   VFIO_DEVICE_IOEVENTFD: {
     name: 'VFIO_DEVICE_IOEVENTFD',
+    header: 'linux/vfio.h',
     fdKind: 'device',
     iommu: ['none'],
     arg: { kind: 'struct', struct: 'vfio_device_ioeventfd', minArgszThrough: 'fd', minArgsz: { x86_64: 28, aarch64: 28, ppc64le: 28, ppc64: 28, i386: 28 } },
@@ -238,6 +255,7 @@ export const ioctls = {
  */
   VFIO_DEVICE_FEATURE: {
     name: 'VFIO_DEVICE_FEATURE',
+    header: 'linux/vfio.h',
     fdKind: 'device',
     iommu: ['none'],
     arg: { kind: 'struct', struct: 'vfio_device_feature', minArgszThrough: 'flags', minArgsz: { x86_64: 8, aarch64: 8, ppc64le: 8, ppc64: 8, i386: 8 } },
@@ -251,6 +269,7 @@ export const ioctls = {
  */
   VFIO_DEVICE_BIND_IOMMUFD: {
     name: 'VFIO_DEVICE_BIND_IOMMUFD',
+    header: 'linux/vfio.h',
     fdKind: 'device-cdev',
     iommu: ['none'],
     arg: { kind: 'struct', struct: 'vfio_device_bind_iommufd', minArgszThrough: 'out_devid', minArgsz: { x86_64: 16, aarch64: 16, ppc64le: 16, ppc64: 16, i386: 16 } },
@@ -265,6 +284,7 @@ export const ioctls = {
  */
   VFIO_DEVICE_ATTACH_IOMMUFD_PT: {
     name: 'VFIO_DEVICE_ATTACH_IOMMUFD_PT',
+    header: 'linux/vfio.h',
     fdKind: 'device-cdev',
     iommu: ['none'],
     arg: { kind: 'struct', struct: 'vfio_device_attach_iommufd_pt', minArgszThrough: 'pt_id', minArgsz: { x86_64: 12, aarch64: 12, ppc64le: 12, ppc64: 12, i386: 12 } },
@@ -279,6 +299,7 @@ export const ioctls = {
  */
   VFIO_DEVICE_DETACH_IOMMUFD_PT: {
     name: 'VFIO_DEVICE_DETACH_IOMMUFD_PT',
+    header: 'linux/vfio.h',
     fdKind: 'device-cdev',
     iommu: ['none'],
     arg: { kind: 'struct', struct: 'vfio_device_detach_iommufd_pt', minArgszThrough: 'flags', minArgsz: { x86_64: 8, aarch64: 8, ppc64le: 8, ppc64: 8, i386: 8 } },
@@ -293,6 +314,7 @@ export const ioctls = {
  */
   VFIO_MIG_GET_PRECOPY_INFO: {
     name: 'VFIO_MIG_GET_PRECOPY_INFO',
+    header: 'linux/vfio.h',
     fdKind: 'migration',
     iommu: ['none'],
     arg: { kind: 'struct', struct: 'vfio_precopy_info', minArgszThrough: 'dirty_bytes', minArgsz: { x86_64: 24, aarch64: 24, ppc64le: 24, ppc64: 24, i386: 24 } },
@@ -307,6 +329,7 @@ export const ioctls = {
  */
   VFIO_IOMMU_GET_INFO: {
     name: 'VFIO_IOMMU_GET_INFO',
+    header: 'linux/vfio.h',
     fdKind: 'container',
     iommu: ['type1'],
     arg: { kind: 'struct', struct: 'vfio_iommu_type1_info', minArgszThrough: 'iova_pgsizes', minArgsz: { x86_64: 16, aarch64: 16, ppc64le: 16, ppc64: 16, i386: 16 } },
@@ -320,6 +343,7 @@ export const ioctls = {
  */
   VFIO_IOMMU_MAP_DMA: {
     name: 'VFIO_IOMMU_MAP_DMA',
+    header: 'linux/vfio.h',
     fdKind: 'container',
     iommu: ['type1', 'spapr'],
     arg: { kind: 'struct', struct: 'vfio_iommu_type1_dma_map', minArgszThrough: 'size', minArgsz: { x86_64: 32, aarch64: 32, ppc64le: 32, ppc64: 32, i386: 32 } },
@@ -333,6 +357,7 @@ export const ioctls = {
  */
   VFIO_IOMMU_UNMAP_DMA: {
     name: 'VFIO_IOMMU_UNMAP_DMA',
+    header: 'linux/vfio.h',
     fdKind: 'container',
     iommu: ['type1', 'spapr'],
     arg: { kind: 'struct', struct: 'vfio_iommu_type1_dma_unmap', minArgszThrough: 'size', minArgsz: { x86_64: 24, aarch64: 24, ppc64le: 24, ppc64: 24, i386: 24 } },
@@ -346,6 +371,7 @@ export const ioctls = {
  */
   VFIO_IOMMU_DIRTY_PAGES: {
     name: 'VFIO_IOMMU_DIRTY_PAGES',
+    header: 'linux/vfio.h',
     fdKind: 'container',
     iommu: ['type1'],
     arg: { kind: 'struct', struct: 'vfio_iommu_type1_dirty_bitmap', minArgszThrough: 'flags', minArgsz: { x86_64: 8, aarch64: 8, ppc64le: 8, ppc64: 8, i386: 8 } },
@@ -359,6 +385,7 @@ export const ioctls = {
  */
   VFIO_IOMMU_SPAPR_TCE_GET_INFO: {
     name: 'VFIO_IOMMU_SPAPR_TCE_GET_INFO',
+    header: 'linux/vfio.h',
     fdKind: 'container',
     iommu: ['spapr'],
     arg: { kind: 'struct', struct: 'vfio_iommu_spapr_tce_info', minArgszThrough: 'dma32_window_size', minArgsz: { x86_64: 16, aarch64: 16, ppc64le: 16, ppc64: 16, i386: 16 } },
@@ -373,6 +400,7 @@ export const ioctls = {
  */
   VFIO_IOMMU_ENABLE: {
     name: 'VFIO_IOMMU_ENABLE',
+    header: 'linux/vfio.h',
     fdKind: 'container',
     iommu: ['spapr-v1'],
     arg: { kind: 'none' },
@@ -387,6 +415,7 @@ export const ioctls = {
  */
   VFIO_IOMMU_DISABLE: {
     name: 'VFIO_IOMMU_DISABLE',
+    header: 'linux/vfio.h',
     fdKind: 'container',
     iommu: ['spapr-v1'],
     arg: { kind: 'none' },
@@ -401,6 +430,7 @@ export const ioctls = {
  */
   VFIO_EEH_PE_OP: {
     name: 'VFIO_EEH_PE_OP',
+    header: 'linux/vfio.h',
     fdKind: 'container',
     iommu: ['spapr'],
     arg: { kind: 'struct', struct: 'vfio_eeh_pe_op', minArgszThrough: 'op', minArgsz: { x86_64: 12, aarch64: 12, ppc64le: 12, ppc64: 12, i386: 12 } },
@@ -415,6 +445,7 @@ export const ioctls = {
  */
   VFIO_IOMMU_SPAPR_REGISTER_MEMORY: {
     name: 'VFIO_IOMMU_SPAPR_REGISTER_MEMORY',
+    header: 'linux/vfio.h',
     fdKind: 'container',
     iommu: ['spapr-v2'],
     arg: { kind: 'struct', struct: 'vfio_iommu_spapr_register_memory', minArgszThrough: 'size', minArgsz: { x86_64: 24, aarch64: 24, ppc64le: 24, ppc64: 24, i386: 24 } },
@@ -429,6 +460,7 @@ export const ioctls = {
  */
   VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY: {
     name: 'VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY',
+    header: 'linux/vfio.h',
     fdKind: 'container',
     iommu: ['spapr-v2'],
     arg: { kind: 'struct', struct: 'vfio_iommu_spapr_register_memory', minArgszThrough: 'size', minArgsz: { x86_64: 24, aarch64: 24, ppc64le: 24, ppc64: 24, i386: 24 } },
@@ -443,6 +475,7 @@ export const ioctls = {
  */
   VFIO_IOMMU_SPAPR_TCE_CREATE: {
     name: 'VFIO_IOMMU_SPAPR_TCE_CREATE',
+    header: 'linux/vfio.h',
     fdKind: 'container',
     iommu: ['spapr-v2'],
     arg: { kind: 'struct', struct: 'vfio_iommu_spapr_tce_create', minArgszThrough: 'start_addr', minArgsz: { x86_64: 40, aarch64: 40, ppc64le: 40, ppc64: 40, i386: 40 } },
@@ -457,11 +490,344 @@ export const ioctls = {
  */
   VFIO_IOMMU_SPAPR_TCE_REMOVE: {
     name: 'VFIO_IOMMU_SPAPR_TCE_REMOVE',
+    header: 'linux/vfio.h',
     fdKind: 'container',
     iommu: ['spapr-v2'],
     arg: { kind: 'struct', struct: 'vfio_iommu_spapr_tce_remove', minArgszThrough: 'start_addr', minArgsz: { x86_64: 16, aarch64: 16, ppc64le: 16, ppc64: 16, i386: 16 } },
     archs: ['ppc64le', 'ppc64'],
     doc: "Remove a DMA window (the default one included) by its start address.",
     request: { x86_64: 15224, aarch64: 15224, ppc64le: 536886136, ppc64: 536886136, i386: 15224 },
+  },
+  /**
+ * Destroy any object held within iommufd.
+ *
+ * The header documents it as struct iommu_destroy - ioctl(IOMMU_DESTROY).
+ */
+  IOMMU_DESTROY: {
+    name: 'IOMMU_DESTROY',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_destroy', minArgszThrough: 'id', minArgsz: { x86_64: 8, aarch64: 8, ppc64le: 8, ppc64: 8, i386: 8 } },
+    since: '6.12',
+    doc: "Destroy any object held within iommufd.",
+    request: { x86_64: 15232, aarch64: 15232, ppc64le: 536886144, ppc64: 536886144, i386: 15232 },
+  },
+  /**
+ * Allocate an IO Address Space (IOAS) which holds an IO Virtual Address (IOVA) to memory mapping.
+ *
+ * The header documents it as struct iommu_ioas_alloc - ioctl(IOMMU_IOAS_ALLOC).
+ */
+  IOMMU_IOAS_ALLOC: {
+    name: 'IOMMU_IOAS_ALLOC',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_ioas_alloc', minArgszThrough: 'out_ioas_id', minArgsz: { x86_64: 12, aarch64: 12, ppc64le: 12, ppc64: 12, i386: 12 } },
+    since: '6.12',
+    doc: "Allocate an IO Address Space (IOAS) which holds an IO Virtual Address (IOVA) to memory mapping.",
+    request: { x86_64: 15233, aarch64: 15233, ppc64le: 536886145, ppc64: 536886145, i386: 15233 },
+  },
+  /**
+ * Query an IOAS for ranges of allowed IOVAs; num_iovas is set to the total and allowed_iovas[] filled in as space permits.
+ *
+ * The header documents it as struct iommu_ioas_iova_ranges - ioctl(IOMMU_IOAS_IOVA_RANGES).
+ */
+  IOMMU_IOAS_IOVA_RANGES: {
+    name: 'IOMMU_IOAS_IOVA_RANGES',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_ioas_iova_ranges', minArgszThrough: 'out_iova_alignment', minArgsz: { x86_64: 32, aarch64: 32, ppc64le: 32, ppc64: 32, i386: 32 } },
+    returns: "EMSGSIZE, with num_iovas set to the required value, when num_iovas is too small.",
+    since: '6.12',
+    doc: "Query an IOAS for ranges of allowed IOVAs; num_iovas is set to the total and allowed_iovas[] filled in as space permits.",
+    request: { x86_64: 15236, aarch64: 15236, ppc64le: 536886148, ppc64: 536886148, i386: 15236 },
+  },
+  /**
+ * Ensure a range of IOVAs are always available for allocation; replaces the entire allowed list with the given list.
+ *
+ * The header documents it as struct iommu_ioas_allow_iovas - ioctl(IOMMU_IOAS_ALLOW_IOVAS).
+ */
+  IOMMU_IOAS_ALLOW_IOVAS: {
+    name: 'IOMMU_IOAS_ALLOW_IOVAS',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_ioas_allow_iovas', minArgszThrough: 'allowed_iovas', minArgsz: { x86_64: 24, aarch64: 24, ppc64le: 24, ppc64: 24, i386: 24 } },
+    since: '6.12',
+    doc: "Ensure a range of IOVAs are always available for allocation; replaces the entire allowed list with the given list.",
+    request: { x86_64: 15234, aarch64: 15234, ppc64le: 536886146, ppc64: 536886146, i386: 15234 },
+  },
+  /**
+ * Set an IOVA mapping from a user pointer; without IOMMU_IOAS_MAP_FIXED_IOVA a suitable IOVA is selected and returned in iova.
+ *
+ * The header documents it as struct iommu_ioas_map - ioctl(IOMMU_IOAS_MAP).
+ */
+  IOMMU_IOAS_MAP: {
+    name: 'IOMMU_IOAS_MAP',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_ioas_map', minArgszThrough: 'iova', minArgsz: { x86_64: 40, aarch64: 40, ppc64le: 40, ppc64: 40, i386: 40 } },
+    since: '6.12',
+    doc: "Set an IOVA mapping from a user pointer; without IOMMU_IOAS_MAP_FIXED_IOVA a suitable IOVA is selected and returned in iova.",
+    request: { x86_64: 15237, aarch64: 15237, ppc64le: 536886149, ppc64: 536886149, i386: 15237 },
+  },
+  /**
+ * Query the physical address backing an IOVA range; for noiommu devices doing unsafe DMA only.
+ *
+ * The header documents it as struct iommu_ioas_noiommu_get_pa - ioctl(IOMMU_IOAS_NOIOMMU_GET_PA).
+ */
+  IOMMU_IOAS_NOIOMMU_GET_PA: {
+    name: 'IOMMU_IOAS_NOIOMMU_GET_PA',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_ioas_noiommu_get_pa', minArgszThrough: 'out_phys', minArgsz: { x86_64: 40, aarch64: 40, ppc64le: 40, ppc64: 40, i386: 40 } },
+    since: '7.3',
+    doc: "Query the physical address backing an IOVA range; for noiommu devices doing unsafe DMA only.",
+    request: { x86_64: 15253, aarch64: 15253, ppc64le: 536886165, ppc64: 536886165, i386: 15253 },
+  },
+  /**
+ * Set an IOVA mapping from a memfd file (or a supported dma-buf); all other arguments and semantics match IOMMU_IOAS_MAP.
+ *
+ * The header documents it as struct iommu_ioas_map_file - ioctl(IOMMU_IOAS_MAP_FILE).
+ */
+  IOMMU_IOAS_MAP_FILE: {
+    name: 'IOMMU_IOAS_MAP_FILE',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_ioas_map_file', minArgszThrough: 'iova', minArgsz: { x86_64: 40, aarch64: 40, ppc64le: 40, ppc64: 40, i386: 40 } },
+    since: '7.3',
+    doc: "Set an IOVA mapping from a memfd file (or a supported dma-buf); all other arguments and semantics match IOMMU_IOAS_MAP.",
+    request: { x86_64: 15247, aarch64: 15247, ppc64le: 536886159, ppc64: 536886159, i386: 15247 },
+  },
+  /**
+ * Copy an already existing mapping from src_ioas_id and establish it in dst_ioas_id.
+ *
+ * The header documents it as struct iommu_ioas_copy - ioctl(IOMMU_IOAS_COPY).
+ */
+  IOMMU_IOAS_COPY: {
+    name: 'IOMMU_IOAS_COPY',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_ioas_copy', minArgszThrough: 'src_iova', minArgsz: { x86_64: 40, aarch64: 40, ppc64le: 40, ppc64: 40, i386: 40 } },
+    since: '6.12',
+    doc: "Copy an already existing mapping from src_ioas_id and establish it in dst_ioas_id.",
+    request: { x86_64: 15235, aarch64: 15235, ppc64le: 536886147, ppc64: 536886147, i386: 15235 },
+  },
+  /**
+ * Unmap an IOVA range (iova 0 and length U64_MAX unmap everything); length is written back with the bytes unmapped.
+ *
+ * The header documents it as struct iommu_ioas_unmap - ioctl(IOMMU_IOAS_UNMAP).
+ */
+  IOMMU_IOAS_UNMAP: {
+    name: 'IOMMU_IOAS_UNMAP',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_ioas_unmap', minArgszThrough: 'length', minArgsz: { x86_64: 24, aarch64: 24, ppc64le: 24, ppc64: 24, i386: 24 } },
+    since: '6.12',
+    doc: "Unmap an IOVA range (iova 0 and length U64_MAX unmap everything); length is written back with the bytes unmapped.",
+    request: { x86_64: 15238, aarch64: 15238, ppc64le: 536886150, ppc64: 536886150, i386: 15238 },
+  },
+  /**
+ * Transfer pinned memory counts for every memory map in every IOAS in the context to the current process (IOMMU_IOAS_MAP_FILE maps only).
+ *
+ * The header has no signature line for it.
+ */
+  IOMMU_IOAS_CHANGE_PROCESS: {
+    name: 'IOMMU_IOAS_CHANGE_PROCESS',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_ioas_change_process', minArgszThrough: '__reserved', minArgsz: { x86_64: 8, aarch64: 8, ppc64le: 8, ppc64: 8, i386: 8 } },
+    since: '7.3',
+    doc: "Transfer pinned memory counts for every memory map in every IOAS in the context to the current process (IOMMU_IOAS_MAP_FILE maps only).",
+    request: { x86_64: 15250, aarch64: 15250, ppc64le: 536886162, ppc64: 536886162, i386: 15250 },
+  },
+  /**
+ * Change a simple option value; IOMMU_OPTION_OP_SET will load an option and IOMMU_OPTION_OP_GET will return the current value in val64.
+ *
+ * The header has no signature line for it.
+ */
+  IOMMU_OPTION: {
+    name: 'IOMMU_OPTION',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_option', minArgszThrough: 'val64', minArgsz: { x86_64: 24, aarch64: 24, ppc64le: 24, ppc64: 24, i386: 24 } },
+    since: '6.12',
+    doc: "Change a simple option value; IOMMU_OPTION_OP_SET will load an option and IOMMU_OPTION_OP_GET will return the current value in val64.",
+    request: { x86_64: 15239, aarch64: 15239, ppc64le: 536886151, ppc64: 536886151, i386: 15239 },
+  },
+  /**
+ * Set or Get the IOAS that VFIO compatibility will use, or disable VFIO compatibility.
+ *
+ * The header documents it as struct iommu_vfio_ioas - ioctl(IOMMU_VFIO_IOAS).
+ */
+  IOMMU_VFIO_IOAS: {
+    name: 'IOMMU_VFIO_IOAS',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_vfio_ioas', minArgszThrough: '__reserved', minArgsz: { x86_64: 12, aarch64: 12, ppc64le: 12, ppc64: 12, i386: 12 } },
+    since: '6.12',
+    doc: "Set or Get the IOAS that VFIO compatibility will use, or disable VFIO compatibility.",
+    request: { x86_64: 15240, aarch64: 15240, ppc64le: 536886152, ppc64: 536886152, i386: 15240 },
+  },
+  /**
+ * Explicitly allocate a hardware page table object, kernel-managed from an IOAS or user-managed nested on a parent HWPT or vIOMMU.
+ *
+ * The header documents it as struct iommu_hwpt_alloc - ioctl(IOMMU_HWPT_ALLOC).
+ */
+  IOMMU_HWPT_ALLOC: {
+    name: 'IOMMU_HWPT_ALLOC',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_hwpt_alloc', minArgszThrough: '__reserved', minArgsz: { x86_64: 24, aarch64: 24, ppc64le: 24, ppc64: 24, i386: 24 } },
+    since: '6.12',
+    doc: "Explicitly allocate a hardware page table object, kernel-managed from an IOAS or user-managed nested on a parent HWPT or vIOMMU.",
+    request: { x86_64: 15241, aarch64: 15241, ppc64le: 536886153, ppc64: 536886153, i386: 15241 },
+  },
+  /**
+ * Query an iommu type specific hardware information data from an iommu behind a given device that has been bound to iommufd.
+ *
+ * The header documents it as struct iommu_hw_info - ioctl(IOMMU_GET_HW_INFO).
+ */
+  IOMMU_GET_HW_INFO: {
+    name: 'IOMMU_GET_HW_INFO',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_hw_info', minArgszThrough: '__reserved', minArgsz: { x86_64: 32, aarch64: 32, ppc64le: 32, ppc64: 32, i386: 32 } },
+    since: '6.12',
+    doc: "Query an iommu type specific hardware information data from an iommu behind a given device that has been bound to iommufd.",
+    request: { x86_64: 15242, aarch64: 15242, ppc64le: 536886154, ppc64: 536886154, i386: 15242 },
+  },
+  /**
+ * Toggle dirty tracking on an HW pagetable.
+ *
+ * The header documents it as struct iommu_hwpt_set_dirty_tracking - ioctl(IOMMU_HWPT_SET_DIRTY_TRACKING).
+ */
+  IOMMU_HWPT_SET_DIRTY_TRACKING: {
+    name: 'IOMMU_HWPT_SET_DIRTY_TRACKING',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_hwpt_set_dirty_tracking', minArgszThrough: '__reserved', minArgsz: { x86_64: 16, aarch64: 16, ppc64le: 16, ppc64: 16, i386: 16 } },
+    since: '6.12',
+    doc: "Toggle dirty tracking on an HW pagetable.",
+    request: { x86_64: 15243, aarch64: 15243, ppc64le: 536886155, ppc64: 536886155, i386: 15243 },
+  },
+  /**
+ * Walk the IOMMU pagetables for a given IOVA range to return a bitmap with the dirty IOVAs, clearing the dirty bits unless NO_CLEAR.
+ *
+ * The header documents it as struct iommu_hwpt_get_dirty_bitmap - ioctl(IOMMU_HWPT_GET_DIRTY_BITMAP).
+ */
+  IOMMU_HWPT_GET_DIRTY_BITMAP: {
+    name: 'IOMMU_HWPT_GET_DIRTY_BITMAP',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_hwpt_get_dirty_bitmap', minArgszThrough: 'data', minArgsz: { x86_64: 48, aarch64: 48, ppc64le: 48, ppc64: 48, i386: 48 } },
+    since: '6.12',
+    doc: "Walk the IOMMU pagetables for a given IOVA range to return a bitmap with the dirty IOVAs, clearing the dirty bits unless NO_CLEAR.",
+    request: { x86_64: 15244, aarch64: 15244, ppc64le: 536886156, ppc64: 536886156, i386: 15244 },
+  },
+  /**
+ * Invalidate iommu cache for user-managed page table or vIOMMU, with an array of driver-specific requests.
+ *
+ * The header documents it as struct iommu_hwpt_invalidate - ioctl(IOMMU_HWPT_INVALIDATE).
+ */
+  IOMMU_HWPT_INVALIDATE: {
+    name: 'IOMMU_HWPT_INVALIDATE',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_hwpt_invalidate', minArgszThrough: '__reserved', minArgsz: { x86_64: 32, aarch64: 32, ppc64le: 32, ppc64: 32, i386: 32 } },
+    returns: "On failure too, entry_num is written back with the number of requests handled.",
+    since: '6.12',
+    doc: "Invalidate iommu cache for user-managed page table or vIOMMU, with an array of driver-specific requests.",
+    request: { x86_64: 15245, aarch64: 15245, ppc64le: 536886157, ppc64: 536886157, i386: 15245 },
+  },
+  /**
+ * Explicitly allocate a fault handling object; out_fault_fd reads struct iommu_hwpt_pgfault and takes struct iommu_hwpt_page_response.
+ *
+ * The header documents it as struct iommu_fault_alloc - ioctl(IOMMU_FAULT_QUEUE_ALLOC).
+ */
+  IOMMU_FAULT_QUEUE_ALLOC: {
+    name: 'IOMMU_FAULT_QUEUE_ALLOC',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_fault_alloc', minArgszThrough: 'out_fault_fd', minArgsz: { x86_64: 16, aarch64: 16, ppc64le: 16, ppc64: 16, i386: 16 } },
+    since: '6.12',
+    doc: "Explicitly allocate a fault handling object; out_fault_fd reads struct iommu_hwpt_pgfault and takes struct iommu_hwpt_page_response.",
+    request: { x86_64: 15246, aarch64: 15246, ppc64le: 536886158, ppc64: 536886158, i386: 15246 },
+  },
+  /**
+ * Allocate a virtual IOMMU object, a security-isolated slice of the real IOMMU HW that is unique to a specific VM.
+ *
+ * The header documents it as struct iommu_viommu_alloc - ioctl(IOMMU_VIOMMU_ALLOC).
+ */
+  IOMMU_VIOMMU_ALLOC: {
+    name: 'IOMMU_VIOMMU_ALLOC',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_viommu_alloc', minArgszThrough: 'out_viommu_id', minArgsz: { x86_64: 24, aarch64: 24, ppc64le: 24, ppc64: 24, i386: 24 } },
+    since: '7.3',
+    doc: "Allocate a virtual IOMMU object, a security-isolated slice of the real IOMMU HW that is unique to a specific VM.",
+    request: { x86_64: 15248, aarch64: 15248, ppc64le: 536886160, ppc64: 536886160, i386: 15248 },
+  },
+  /**
+ * Allocate a virtual device instance (for a physical device) against a vIOMMU.
+ *
+ * The header documents it as struct iommu_vdevice_alloc - ioctl(IOMMU_VDEVICE_ALLOC).
+ */
+  IOMMU_VDEVICE_ALLOC: {
+    name: 'IOMMU_VDEVICE_ALLOC',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_vdevice_alloc', minArgszThrough: 'virt_id', minArgsz: { x86_64: 24, aarch64: 24, ppc64le: 24, ppc64: 24, i386: 24 } },
+    since: '7.3',
+    doc: "Allocate a virtual device instance (for a physical device) against a vIOMMU.",
+    request: { x86_64: 15249, aarch64: 15249, ppc64le: 536886161, ppc64: 536886161, i386: 15249 },
+  },
+  /**
+ * Explicitly allocate a virtual event queue interface for a vIOMMU; out_veventq_fd reads vEVENTs, each a struct iommufd_vevent_header and its data.
+ *
+ * The header documents it as struct iommu_veventq_alloc - ioctl(IOMMU_VEVENTQ_ALLOC).
+ */
+  IOMMU_VEVENTQ_ALLOC: {
+    name: 'IOMMU_VEVENTQ_ALLOC',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_veventq_alloc', minArgszThrough: 'out_veventq_fd', minArgsz: { x86_64: 28, aarch64: 28, ppc64le: 28, ppc64: 28, i386: 28 } },
+    since: '7.3',
+    doc: "Explicitly allocate a virtual event queue interface for a vIOMMU; out_veventq_fd reads vEVENTs, each a struct iommufd_vevent_header and its data.",
+    request: { x86_64: 15251, aarch64: 15251, ppc64le: 536886163, ppc64: 536886163, i386: 15251 },
+  },
+  /**
+ * Allocate a HW queue object for a vIOMMU-specific HW-accelerated queue, which allows HW to access a guest queue memory at nesting_parent_iova.
+ *
+ * The header documents it as struct iommu_hw_queue_alloc - ioctl(IOMMU_HW_QUEUE_ALLOC).
+ */
+  IOMMU_HW_QUEUE_ALLOC: {
+    name: 'IOMMU_HW_QUEUE_ALLOC',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_hw_queue_alloc', minArgszThrough: 'length', minArgsz: { x86_64: 40, aarch64: 40, ppc64le: 40, ppc64: 40, i386: 40 } },
+    since: '7.3',
+    doc: "Allocate a HW queue object for a vIOMMU-specific HW-accelerated queue, which allows HW to access a guest queue memory at nesting_parent_iova.",
+    request: { x86_64: 15252, aarch64: 15252, ppc64le: 536886164, ppc64: 536886164, i386: 15252 },
   },
 } as const satisfies Readonly<Record<IoctlName, IoctlSpec>>;

@@ -3,7 +3,7 @@
 // vfio-ts-gen: uapi types
 
 /**
- * `struct vfio_info_cap_header`
+ * `struct vfio_info_cap_header` (linux/vfio.h)
  *
  * The header of every capability in a cap_offset chain; next is an offset from the start of the info struct.
  */
@@ -16,7 +16,7 @@ export interface VfioInfoCapHeader {
   next: number;
 }
 
-/** `struct vfio_group_status` */
+/** `struct vfio_group_status` (linux/vfio.h) */
 export interface VfioGroupStatus {
   /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
   argsz: number;
@@ -24,7 +24,7 @@ export interface VfioGroupStatus {
   flags: number;
 }
 
-/** `struct vfio_device_info` */
+/** `struct vfio_device_info` (linux/vfio.h) */
 export interface VfioDeviceInfo {
   /** `argsz` (inout) The size of the buffer, checked by the kernel against its minimum. */
   argsz: number;
@@ -40,7 +40,7 @@ export interface VfioDeviceInfo {
   pad: number;
 }
 
-/** `struct vfio_region_info` */
+/** `struct vfio_region_info` (linux/vfio.h) */
 export interface VfioRegionInfo {
   /** `argsz` (inout) The size of the buffer, checked by the kernel against its minimum. */
   argsz: number;
@@ -56,7 +56,7 @@ export interface VfioRegionInfo {
   offset: bigint;
 }
 
-/** `struct vfio_region_sparse_mmap_area` */
+/** `struct vfio_region_sparse_mmap_area` (linux/vfio.h) */
 export interface VfioRegionSparseMmapArea {
   /** `offset` (out) Offset of mmap'able area within region */
   offset: bigint;
@@ -64,7 +64,7 @@ export interface VfioRegionSparseMmapArea {
   size: bigint;
 }
 
-/** `struct vfio_region_info_cap_sparse_mmap` */
+/** `struct vfio_region_info_cap_sparse_mmap` (linux/vfio.h) */
 export interface VfioRegionInfoCapSparseMmap {
   /** `header` (out) */
   header: VfioInfoCapHeader;
@@ -76,7 +76,7 @@ export interface VfioRegionInfoCapSparseMmap {
   areas: VfioRegionSparseMmapArea[];
 }
 
-/** `struct vfio_region_info_cap_type` */
+/** `struct vfio_region_info_cap_type` (linux/vfio.h) */
 export interface VfioRegionInfoCapType {
   /** `header` (out) */
   header: VfioInfoCapHeader;
@@ -87,7 +87,7 @@ export interface VfioRegionInfoCapType {
 }
 
 /**
- * `struct vfio_region_gfx_edid`
+ * `struct vfio_region_gfx_edid` (linux/vfio.h)
  *
  * The layout of the EDID region of a mediated graphics device (read and written through the region).
  */
@@ -107,7 +107,7 @@ export interface VfioRegionGfxEdid {
 }
 
 /**
- * `struct vfio_device_migration_info`
+ * `struct vfio_device_migration_info` (linux/vfio.h)
  *
  * The v1 migration region header, deprecated since 5.18.
  */
@@ -124,7 +124,7 @@ export interface VfioDeviceMigrationInfo {
   dataSize: bigint;
 }
 
-/** `struct vfio_region_info_cap_nvlink2_ssatgt` */
+/** `struct vfio_region_info_cap_nvlink2_ssatgt` (linux/vfio.h) */
 export interface VfioRegionInfoCapNvlink2Ssatgt {
   /** `header` (out) */
   header: VfioInfoCapHeader;
@@ -132,7 +132,7 @@ export interface VfioRegionInfoCapNvlink2Ssatgt {
   tgt: bigint;
 }
 
-/** `struct vfio_region_info_cap_nvlink2_lnkspd` */
+/** `struct vfio_region_info_cap_nvlink2_lnkspd` (linux/vfio.h) */
 export interface VfioRegionInfoCapNvlink2Lnkspd {
   /** `header` (out) */
   header: VfioInfoCapHeader;
@@ -142,7 +142,7 @@ export interface VfioRegionInfoCapNvlink2Lnkspd {
   pad: number;
 }
 
-/** `struct vfio_irq_info` */
+/** `struct vfio_irq_info` (linux/vfio.h) */
 export interface VfioIrqInfo {
   /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
   argsz: number;
@@ -154,7 +154,7 @@ export interface VfioIrqInfo {
   count: number;
 }
 
-/** `struct vfio_irq_set` */
+/** `struct vfio_irq_set` (linux/vfio.h) */
 export interface VfioIrqSet {
   /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
   argsz: number;
@@ -170,7 +170,7 @@ export interface VfioIrqSet {
   data: Uint8Array;
 }
 
-/** `struct vfio_pci_dependent_device` */
+/** `struct vfio_pci_dependent_device` (linux/vfio.h) */
 export interface VfioPciDependentDevice {
   /** `group_id` (out) Member of anonymous union 0. */
   groupId: number;
@@ -184,7 +184,7 @@ export interface VfioPciDependentDevice {
   devfn: number;
 }
 
-/** `struct vfio_pci_hot_reset_info` */
+/** `struct vfio_pci_hot_reset_info` (linux/vfio.h) */
 export interface VfioPciHotResetInfo {
   /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
   argsz: number;
@@ -196,7 +196,7 @@ export interface VfioPciHotResetInfo {
   devices: VfioPciDependentDevice[];
 }
 
-/** `struct vfio_pci_hot_reset` */
+/** `struct vfio_pci_hot_reset` (linux/vfio.h) */
 export interface VfioPciHotReset {
   /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
   argsz: number;
@@ -208,7 +208,7 @@ export interface VfioPciHotReset {
   groupFds: number[];
 }
 
-/** `struct vfio_device_gfx_plane_info` */
+/** `struct vfio_device_gfx_plane_info` (linux/vfio.h) */
 export interface VfioDeviceGfxPlaneInfo {
   /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
   argsz: number;
@@ -244,7 +244,7 @@ export interface VfioDeviceGfxPlaneInfo {
   reserved: number;
 }
 
-/** `struct vfio_device_ioeventfd` */
+/** `struct vfio_device_ioeventfd` (linux/vfio.h) */
 export interface VfioDeviceIoeventfd {
   /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
   argsz: number;
@@ -260,7 +260,7 @@ export interface VfioDeviceIoeventfd {
   reserved: number;
 }
 
-/** `struct vfio_device_feature` */
+/** `struct vfio_device_feature` (linux/vfio.h) */
 export interface VfioDeviceFeature {
   /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
   argsz: number;
@@ -270,13 +270,13 @@ export interface VfioDeviceFeature {
   data: Uint8Array;
 }
 
-/** `struct vfio_device_feature_migration` */
+/** `struct vfio_device_feature_migration` (linux/vfio.h) */
 export interface VfioDeviceFeatureMigration {
   /** `flags` (out) Flags: `vfioMigrationFlags`. */
   flags: bigint;
 }
 
-/** `struct vfio_device_feature_mig_state` */
+/** `struct vfio_device_feature_mig_state` (linux/vfio.h) */
 export interface VfioDeviceFeatureMigState {
   /** `device_state` (inout) From enum vfio_device_mig_state */
   deviceState: number;
@@ -284,7 +284,7 @@ export interface VfioDeviceFeatureMigState {
   dataFd: number;
 }
 
-/** `struct vfio_device_low_power_entry_with_wakeup` */
+/** `struct vfio_device_low_power_entry_with_wakeup` (linux/vfio.h) */
 export interface VfioDeviceLowPowerEntryWithWakeup {
   /** `wakeup_eventfd` (in) */
   wakeupEventfd: number;
@@ -292,7 +292,7 @@ export interface VfioDeviceLowPowerEntryWithWakeup {
   reserved: number;
 }
 
-/** `struct vfio_device_feature_dma_logging_control` */
+/** `struct vfio_device_feature_dma_logging_control` (linux/vfio.h) */
 export interface VfioDeviceFeatureDmaLoggingControl {
   /** `page_size` (in) */
   pageSize: bigint;
@@ -304,7 +304,7 @@ export interface VfioDeviceFeatureDmaLoggingControl {
   ranges: bigint;
 }
 
-/** `struct vfio_device_feature_dma_logging_range` */
+/** `struct vfio_device_feature_dma_logging_range` (linux/vfio.h) */
 export interface VfioDeviceFeatureDmaLoggingRange {
   /** `iova` (in) */
   iova: bigint;
@@ -312,7 +312,7 @@ export interface VfioDeviceFeatureDmaLoggingRange {
   length: bigint;
 }
 
-/** `struct vfio_device_feature_dma_logging_report` */
+/** `struct vfio_device_feature_dma_logging_report` (linux/vfio.h) */
 export interface VfioDeviceFeatureDmaLoggingReport {
   /** `iova` (in) */
   iova: bigint;
@@ -324,7 +324,7 @@ export interface VfioDeviceFeatureDmaLoggingReport {
   bitmap: bigint;
 }
 
-/** `struct vfio_iommu_type1_info` */
+/** `struct vfio_iommu_type1_info` (linux/vfio.h) */
 export interface VfioIommuType1Info {
   /** `argsz` (inout) The size of the buffer, checked by the kernel against its minimum. */
   argsz: number;
@@ -338,7 +338,7 @@ export interface VfioIommuType1Info {
   pad: number;
 }
 
-/** `struct vfio_iova_range` */
+/** `struct vfio_iova_range` (linux/vfio.h) */
 export interface VfioIovaRange {
   /** `start` (out) */
   start: bigint;
@@ -346,7 +346,7 @@ export interface VfioIovaRange {
   end: bigint;
 }
 
-/** `struct vfio_iommu_type1_info_cap_iova_range` */
+/** `struct vfio_iommu_type1_info_cap_iova_range` (linux/vfio.h) */
 export interface VfioIommuType1InfoCapIovaRange {
   /** `header` (out) */
   header: VfioInfoCapHeader;
@@ -358,7 +358,7 @@ export interface VfioIommuType1InfoCapIovaRange {
   iovaRanges: VfioIovaRange[];
 }
 
-/** `struct vfio_iommu_type1_info_cap_migration` */
+/** `struct vfio_iommu_type1_info_cap_migration` (linux/vfio.h) */
 export interface VfioIommuType1InfoCapMigration {
   /** `header` (out) */
   header: VfioInfoCapHeader;
@@ -370,7 +370,7 @@ export interface VfioIommuType1InfoCapMigration {
   maxDirtyBitmapSize: bigint;
 }
 
-/** `struct vfio_iommu_type1_info_dma_avail` */
+/** `struct vfio_iommu_type1_info_dma_avail` (linux/vfio.h) */
 export interface VfioIommuType1InfoDmaAvail {
   /** `header` (out) */
   header: VfioInfoCapHeader;
@@ -378,7 +378,7 @@ export interface VfioIommuType1InfoDmaAvail {
   avail: number;
 }
 
-/** `struct vfio_iommu_type1_dma_map` */
+/** `struct vfio_iommu_type1_dma_map` (linux/vfio.h) */
 export interface VfioIommuType1DmaMap {
   /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
   argsz: number;
@@ -392,7 +392,7 @@ export interface VfioIommuType1DmaMap {
   size: bigint;
 }
 
-/** `struct vfio_bitmap` */
+/** `struct vfio_bitmap` (linux/vfio.h) */
 export interface VfioBitmap {
   /** `pgsize` (in) page size for bitmap in bytes */
   pgsize: bigint;
@@ -402,7 +402,7 @@ export interface VfioBitmap {
   data: bigint;
 }
 
-/** `struct vfio_iommu_type1_dma_unmap` */
+/** `struct vfio_iommu_type1_dma_unmap` (linux/vfio.h) */
 export interface VfioIommuType1DmaUnmap {
   /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
   argsz: number;
@@ -416,7 +416,7 @@ export interface VfioIommuType1DmaUnmap {
   data: Uint8Array;
 }
 
-/** `struct vfio_iommu_type1_dirty_bitmap` */
+/** `struct vfio_iommu_type1_dirty_bitmap` (linux/vfio.h) */
 export interface VfioIommuType1DirtyBitmap {
   /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
   argsz: number;
@@ -426,7 +426,7 @@ export interface VfioIommuType1DirtyBitmap {
   data: Uint8Array;
 }
 
-/** `struct vfio_iommu_type1_dirty_bitmap_get` */
+/** `struct vfio_iommu_type1_dirty_bitmap_get` (linux/vfio.h) */
 export interface VfioIommuType1DirtyBitmapGet {
   /** `iova` (in) IO virtual address */
   iova: bigint;
@@ -436,7 +436,7 @@ export interface VfioIommuType1DirtyBitmapGet {
   bitmap: VfioBitmap;
 }
 
-/** `struct vfio_iommu_spapr_tce_ddw_info` */
+/** `struct vfio_iommu_spapr_tce_ddw_info` (linux/vfio.h) */
 export interface VfioIommuSpaprTceDdwInfo {
   /** `pgsizes` (out) Bitmap of supported page sizes */
   pgsizes: bigint;
@@ -446,7 +446,7 @@ export interface VfioIommuSpaprTceDdwInfo {
   levels: number;
 }
 
-/** `struct vfio_iommu_spapr_tce_info` */
+/** `struct vfio_iommu_spapr_tce_info` (linux/vfio.h) */
 export interface VfioIommuSpaprTceInfo {
   /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
   argsz: number;
@@ -460,7 +460,7 @@ export interface VfioIommuSpaprTceInfo {
   ddw: VfioIommuSpaprTceDdwInfo;
 }
 
-/** `struct vfio_eeh_pe_err` */
+/** `struct vfio_eeh_pe_err` (linux/vfio.h) */
 export interface VfioEehPeErr {
   /** `type` (in) */
   type: number;
@@ -472,7 +472,7 @@ export interface VfioEehPeErr {
   mask: bigint;
 }
 
-/** `struct vfio_eeh_pe_op` */
+/** `struct vfio_eeh_pe_op` (linux/vfio.h) */
 export interface VfioEehPeOp {
   /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
   argsz: number;
@@ -484,7 +484,7 @@ export interface VfioEehPeOp {
   err: VfioEehPeErr;
 }
 
-/** `struct vfio_iommu_spapr_register_memory` */
+/** `struct vfio_iommu_spapr_register_memory` (linux/vfio.h) */
 export interface VfioIommuSpaprRegisterMemory {
   /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
   argsz: number;
@@ -496,7 +496,7 @@ export interface VfioIommuSpaprRegisterMemory {
   size: bigint;
 }
 
-/** `struct vfio_iommu_spapr_tce_create` */
+/** `struct vfio_iommu_spapr_tce_create` (linux/vfio.h) */
 export interface VfioIommuSpaprTceCreate {
   /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
   argsz: number;
@@ -516,7 +516,7 @@ export interface VfioIommuSpaprTceCreate {
   startAddr: bigint;
 }
 
-/** `struct vfio_iommu_spapr_tce_remove` */
+/** `struct vfio_iommu_spapr_tce_remove` (linux/vfio.h) */
 export interface VfioIommuSpaprTceRemove {
   /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
   argsz: number;
@@ -527,9 +527,9 @@ export interface VfioIommuSpaprTceRemove {
 }
 
 /**
- * `struct vfio_device_info_cap_pci_atomic_comp`
+ * `struct vfio_device_info_cap_pci_atomic_comp` (linux/vfio.h)
  *
- * Since Linux 6.5.
+ * In Linux 6.5 at the latest.
  */
 export interface VfioDeviceInfoCapPciAtomicComp {
   /** `header` (out) */
@@ -541,9 +541,9 @@ export interface VfioDeviceInfoCapPciAtomicComp {
 }
 
 /**
- * `struct vfio_device_bind_iommufd`
+ * `struct vfio_device_bind_iommufd` (linux/vfio.h)
  *
- * Since Linux 6.6.
+ * In Linux 6.6 at the latest.
  */
 export interface VfioDeviceBindIommufd {
   /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
@@ -559,9 +559,9 @@ export interface VfioDeviceBindIommufd {
 }
 
 /**
- * `struct vfio_device_attach_iommufd_pt`
+ * `struct vfio_device_attach_iommufd_pt` (linux/vfio.h)
  *
- * Since Linux 6.6.
+ * In Linux 6.6 at the latest.
  */
 export interface VfioDeviceAttachIommufdPt {
   /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
@@ -575,9 +575,9 @@ export interface VfioDeviceAttachIommufdPt {
 }
 
 /**
- * `struct vfio_device_detach_iommufd_pt`
+ * `struct vfio_device_detach_iommufd_pt` (linux/vfio.h)
  *
- * Since Linux 6.6.
+ * In Linux 6.6 at the latest.
  */
 export interface VfioDeviceDetachIommufdPt {
   /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
@@ -589,9 +589,9 @@ export interface VfioDeviceDetachIommufdPt {
 }
 
 /**
- * `struct vfio_precopy_info`
+ * `struct vfio_precopy_info` (linux/vfio.h)
  *
- * Since Linux 6.3.
+ * In Linux 6.3 at the latest.
  */
 export interface VfioPrecopyInfo {
   /** `argsz` (in) The size of the buffer, checked by the kernel against its minimum. */
@@ -605,9 +605,9 @@ export interface VfioPrecopyInfo {
 }
 
 /**
- * `struct vfio_device_feature_mig_data_size`
+ * `struct vfio_device_feature_mig_data_size` (linux/vfio.h)
  *
- * Since Linux 6.3.
+ * In Linux 6.3 at the latest.
  */
 export interface VfioDeviceFeatureMigDataSize {
   /** `stop_copy_length` (out) */
@@ -615,9 +615,9 @@ export interface VfioDeviceFeatureMigDataSize {
 }
 
 /**
- * `struct vfio_device_feature_bus_master`
+ * `struct vfio_device_feature_bus_master` (linux/vfio.h)
  *
- * Since Linux 6.7.
+ * In Linux 6.7 at the latest.
  */
 export interface VfioDeviceFeatureBusMaster {
   /** `op` (in) */
@@ -625,9 +625,9 @@ export interface VfioDeviceFeatureBusMaster {
 }
 
 /**
- * `struct vfio_region_dma_range`
+ * `struct vfio_region_dma_range` (linux/vfio.h)
  *
- * Since Linux 7.3.
+ * In Linux 7.3 at the latest.
  */
 export interface VfioRegionDmaRange {
   /** `offset` (in) */
@@ -637,11 +637,11 @@ export interface VfioRegionDmaRange {
 }
 
 /**
- * `struct vfio_device_feature_dma_buf`
+ * `struct vfio_device_feature_dma_buf` (linux/vfio.h)
  *
  * VFIO_DEVICE_FEATURE_DMA_BUF; dma_ranges is __counted_by(nr_ranges) in the header.
  *
- * Since Linux 7.3.
+ * In Linux 7.3 at the latest.
  */
 export interface VfioDeviceFeatureDmaBuf {
   /** `region_index` (in) */
@@ -657,17 +657,713 @@ export interface VfioDeviceFeatureDmaBuf {
 }
 
 /**
- * `struct vfio_device_feature_zpci_err`
+ * `struct vfio_device_feature_zpci_err` (linux/vfio.h)
  *
- * Since Linux 7.3.
+ * In Linux 7.3 at the latest.
  */
 export interface VfioDeviceFeatureZpciErr {
   /** `data` (out) */
   data: bigint;
 }
 
-/** The C name of every struct of linux/vfio.h. */
-export type StructName = 'vfio_info_cap_header' | 'vfio_group_status' | 'vfio_device_info' | 'vfio_region_info' | 'vfio_region_sparse_mmap_area' | 'vfio_region_info_cap_sparse_mmap' | 'vfio_region_info_cap_type' | 'vfio_region_gfx_edid' | 'vfio_device_migration_info' | 'vfio_region_info_cap_nvlink2_ssatgt' | 'vfio_region_info_cap_nvlink2_lnkspd' | 'vfio_irq_info' | 'vfio_irq_set' | 'vfio_pci_dependent_device' | 'vfio_pci_hot_reset_info' | 'vfio_pci_hot_reset' | 'vfio_device_gfx_plane_info' | 'vfio_device_ioeventfd' | 'vfio_device_feature' | 'vfio_device_feature_migration' | 'vfio_device_feature_mig_state' | 'vfio_device_low_power_entry_with_wakeup' | 'vfio_device_feature_dma_logging_control' | 'vfio_device_feature_dma_logging_range' | 'vfio_device_feature_dma_logging_report' | 'vfio_iommu_type1_info' | 'vfio_iova_range' | 'vfio_iommu_type1_info_cap_iova_range' | 'vfio_iommu_type1_info_cap_migration' | 'vfio_iommu_type1_info_dma_avail' | 'vfio_iommu_type1_dma_map' | 'vfio_bitmap' | 'vfio_iommu_type1_dma_unmap' | 'vfio_iommu_type1_dirty_bitmap' | 'vfio_iommu_type1_dirty_bitmap_get' | 'vfio_iommu_spapr_tce_ddw_info' | 'vfio_iommu_spapr_tce_info' | 'vfio_eeh_pe_err' | 'vfio_eeh_pe_op' | 'vfio_iommu_spapr_register_memory' | 'vfio_iommu_spapr_tce_create' | 'vfio_iommu_spapr_tce_remove' | 'vfio_device_info_cap_pci_atomic_comp' | 'vfio_device_bind_iommufd' | 'vfio_device_attach_iommufd_pt' | 'vfio_device_detach_iommufd_pt' | 'vfio_precopy_info' | 'vfio_device_feature_mig_data_size' | 'vfio_device_feature_bus_master' | 'vfio_region_dma_range' | 'vfio_device_feature_dma_buf' | 'vfio_device_feature_zpci_err';
+/**
+ * `struct iommu_destroy` (linux/iommufd.h)
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuDestroy {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `id` (in) */
+  id: number;
+}
+
+/**
+ * `struct iommu_ioas_alloc` (linux/iommufd.h)
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuIoasAlloc {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `flags` (in) Must be 0. */
+  flags: number;
+  /** `out_ioas_id` (out) */
+  outIoasId: number;
+}
+
+/**
+ * `struct iommu_iova_range` (linux/iommufd.h)
+ *
+ * An inclusive interval in IOVA space; filled by IOMMU_IOAS_IOVA_RANGES, given to IOMMU_IOAS_ALLOW_IOVAS.
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuIovaRange {
+  /** `start` (inout) */
+  start: bigint;
+  /** `last` (inout) */
+  last: bigint;
+}
+
+/**
+ * `struct iommu_ioas_iova_ranges` (linux/iommufd.h)
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuIoasIovaRanges {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `ioas_id` (in) */
+  ioasId: number;
+  /** `num_iovas` (inout) */
+  numIovas: number;
+  /** `__reserved` (in) Must be 0. */
+  reserved: number;
+  /** `allowed_iovas` (in) User pointer to an array of num_iovas struct iommu_iova_range that the kernel fills in. */
+  allowedIovas: bigint;
+  /** `out_iova_alignment` (out) */
+  outIovaAlignment: bigint;
+}
+
+/**
+ * `struct iommu_ioas_allow_iovas` (linux/iommufd.h)
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuIoasAllowIovas {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `ioas_id` (in) */
+  ioasId: number;
+  /** `num_iovas` (in) Number of entries in allowed_iovas (input only, whatever the header says). */
+  numIovas: number;
+  /** `__reserved` (in) Must be 0. */
+  reserved: number;
+  /** `allowed_iovas` (in) User pointer to an array of num_iovas struct iommu_iova_range to allow. */
+  allowedIovas: bigint;
+}
+
+/**
+ * `struct iommu_ioas_map` (linux/iommufd.h)
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuIoasMap {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `flags` (in) Flags: `iommufdIoasMapFlags`. */
+  flags: number;
+  /** `ioas_id` (in) */
+  ioasId: number;
+  /** `__reserved` (in) Must be 0. */
+  reserved: number;
+  /** `user_va` (in) User pointer to the start of the length bytes of memory to map. */
+  userVa: bigint;
+  /** `length` (in) */
+  length: bigint;
+  /** `iova` (inout) Input with IOMMU_IOAS_MAP_FIXED_IOVA; otherwise the kernel writes back the IOVA it chose. */
+  iova: bigint;
+}
+
+/**
+ * `struct iommu_ioas_copy` (linux/iommufd.h)
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuIoasCopy {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `flags` (in) Flags: `iommufdIoasMapFlags`. */
+  flags: number;
+  /** `dst_ioas_id` (in) */
+  dstIoasId: number;
+  /** `src_ioas_id` (in) */
+  srcIoasId: number;
+  /** `length` (in) */
+  length: bigint;
+  /** `dst_iova` (inout) Input with IOMMU_IOAS_MAP_FIXED_IOVA; otherwise the kernel writes back the IOVA it chose. */
+  dstIova: bigint;
+  /** `src_iova` (in) */
+  srcIova: bigint;
+}
+
+/**
+ * `struct iommu_ioas_unmap` (linux/iommufd.h)
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuIoasUnmap {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `ioas_id` (in) */
+  ioasId: number;
+  /** `iova` (in) */
+  iova: bigint;
+  /** `length` (inout) Number of bytes to unmap; written back with the number of bytes unmapped. */
+  length: bigint;
+}
+
+/**
+ * `struct iommu_option` (linux/iommufd.h)
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuOption {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `option_id` (in) Values: `iommufdOption`. */
+  optionId: number;
+  /** `op` (in) Values: `iommufdOptionOps`. */
+  op: number;
+  /** `__reserved` (in) Must be 0. */
+  reserved: number;
+  /** `object_id` (in) 0 for IOMMU_OPTION_RLIMIT_MODE (global); the IOAS ID for IOMMU_OPTION_HUGE_PAGES. */
+  objectId: number;
+  /** `val64` (inout) The value to set (OP_SET) or the value returned (OP_GET). */
+  val64: bigint;
+}
+
+/**
+ * `struct iommu_vfio_ioas` (linux/iommufd.h)
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuVfioIoas {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `ioas_id` (inout) Input for IOMMU_VFIO_IOAS_SET; output for IOMMU_VFIO_IOAS_GET. */
+  ioasId: number;
+  /** `op` (in) Values: `iommufdVfioIoasOp`. */
+  op: number;
+  /** `__reserved` (in) Must be 0. */
+  reserved: number;
+}
+
+/**
+ * `struct iommu_hwpt_alloc` (linux/iommufd.h)
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuHwptAlloc {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `flags` (in) Flags: `iommufdHwptAllocFlags`. */
+  flags: number;
+  /** `dev_id` (in) */
+  devId: number;
+  /** `pt_id` (in) */
+  ptId: number;
+  /** `out_hwpt_id` (out) */
+  outHwptId: number;
+  /** `__reserved` (in) Must be 0. */
+  reserved: number;
+  /** `data_type` (in) Values: `iommuHwptDataType`. */
+  dataType: number;
+  /** `data_len` (in) */
+  dataLen: number;
+  /** `data_uptr` (in) User pointer to data_len bytes of type specific data: struct iommu_hwpt_vtd_s1, iommu_hwpt_arm_smmuv3 or iommu_hwpt_amd_guest, per data_type. */
+  dataUptr: bigint;
+  /** `fault_id` (in) The ID of an IOMMUFD_FAULT object; valid only with IOMMU_HWPT_FAULT_ID_VALID. */
+  faultId: number;
+  /** `__reserved2` (in) Padding; the header says must be 0 but the kernel does not check it. */
+  reserved2: number;
+}
+
+/**
+ * `struct iommu_hw_info` (linux/iommufd.h)
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuHwInfo {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `flags` (in) Flags: `iommufdHwInfoFlags`. */
+  flags: number;
+  /** `dev_id` (in) */
+  devId: number;
+  /** `data_len` (inout) Input the length of the data_uptr buffer; output the length of data that kernel supports. */
+  dataLen: number;
+  /** `data_uptr` (in) User pointer to a data_len-byte buffer the kernel fills with the info of type out_data_type (struct iommu_hw_info_vtd, _arm_smmuv3, _tegra241_cmdqv or _amd); trailing bytes are zeroed. */
+  dataUptr: bigint;
+  /** `in_data_type` (in) Member of anonymous union 0. */
+  inDataType: number;
+  /** `out_data_type` (out) Values: `iommuHwInfoType`. Member of anonymous union 0. */
+  outDataType: number;
+  /** `out_max_pasid_log2` (out) */
+  outMaxPasidLog2: number;
+  /** `__reserved` (in) Must be 0. */
+  reserved: Uint8Array;
+  /** `out_capabilities` (out) Flags: `iommufdHwCapabilities`. */
+  outCapabilities: bigint;
+}
+
+/**
+ * `struct iommu_hwpt_set_dirty_tracking` (linux/iommufd.h)
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuHwptSetDirtyTracking {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `flags` (in) Flags: `iommufdHwptSetDirtyTrackingFlags`. */
+  flags: number;
+  /** `hwpt_id` (in) */
+  hwptId: number;
+  /** `__reserved` (in) The header says must be 0 but the kernel does not check it. */
+  reserved: number;
+}
+
+/**
+ * `struct iommu_hwpt_get_dirty_bitmap` (linux/iommufd.h)
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuHwptGetDirtyBitmap {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `hwpt_id` (in) */
+  hwptId: number;
+  /** `flags` (in) Flags: `iommufdHwptGetDirtyBitmapFlags`. */
+  flags: number;
+  /** `__reserved` (in) Must be 0. */
+  reserved: number;
+  /** `iova` (in) */
+  iova: bigint;
+  /** `length` (in) */
+  length: bigint;
+  /** `page_size` (in) */
+  pageSize: bigint;
+  /** `data` (in) User pointer to the bitmap the kernel sets dirty bits in: one bit per page_size of [iova, iova + length), in __u64 words. */
+  data: bigint;
+}
+
+/**
+ * `struct iommu_hwpt_invalidate` (linux/iommufd.h)
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuHwptInvalidate {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `hwpt_id` (in) */
+  hwptId: number;
+  /** `data_uptr` (in) User pointer to an array of entry_num requests of entry_len bytes each: struct iommu_hwpt_vtd_s1_invalidate or iommu_viommu_arm_smmuv3_invalidate, per data_type. */
+  dataUptr: bigint;
+  /** `data_type` (in) Values: `iommuHwptInvalidateDataType`. */
+  dataType: number;
+  /** `entry_len` (in) */
+  entryLen: number;
+  /** `entry_num` (inout) Input the number of requests in the array; output the number handled by the kernel. */
+  entryNum: number;
+  /** `__reserved` (in) Must be 0. */
+  reserved: number;
+}
+
+/**
+ * `struct iommu_fault_alloc` (linux/iommufd.h)
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuFaultAlloc {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `flags` (in) Must be 0. */
+  flags: number;
+  /** `out_fault_id` (out) */
+  outFaultId: number;
+  /** `out_fault_fd` (out) A new file descriptor: read() gives struct iommu_hwpt_pgfault, write() takes struct iommu_hwpt_page_response. */
+  outFaultFd: number;
+}
+
+/**
+ * `struct iommu_hwpt_vtd_s1` (linux/iommufd.h)
+ *
+ * Intel VT-d stage-1 page table info (IOMMU_HWPT_DATA_VTD_S1), pointed to by iommu_hwpt_alloc.data_uptr.
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuHwptVtdS1 {
+  /** `flags` (in) Flags: `iommuHwptVtdS1Flags`. */
+  flags: bigint;
+  /** `pgtbl_addr` (in) */
+  pgtblAddr: bigint;
+  /** `addr_width` (in) */
+  addrWidth: number;
+  /** `__reserved` (in) The header says must be 0 but the VT-d driver does not check it. */
+  reserved: number;
+}
+
+/**
+ * `struct iommu_hw_info_vtd` (linux/iommufd.h)
+ *
+ * Intel VT-d hardware information (IOMMU_HW_INFO_TYPE_INTEL_VTD), written to iommu_hw_info.data_uptr.
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuHwInfoVtd {
+  /** `flags` (out) Flags: `iommuHwInfoVtdFlags`. */
+  flags: number;
+  /** `__reserved` (out) */
+  reserved: number;
+  /** `cap_reg` (out) */
+  capReg: bigint;
+  /** `ecap_reg` (out) */
+  ecapReg: bigint;
+}
+
+/**
+ * `struct iommu_hwpt_vtd_s1_invalidate` (linux/iommufd.h)
+ *
+ * Intel VT-d cache invalidation request (IOMMU_HWPT_INVALIDATE_DATA_VTD_S1), an entry of iommu_hwpt_invalidate.data_uptr.
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuHwptVtdS1Invalidate {
+  /** `addr` (in) */
+  addr: bigint;
+  /** `npages` (in) */
+  npages: bigint;
+  /** `flags` (in) Flags: `iommuHwptVtdS1InvalidateFlags`. */
+  flags: number;
+  /** `__reserved` (in) Must be 0. */
+  reserved: number;
+}
+
+/**
+ * `struct iommu_hwpt_pgfault` (linux/iommufd.h)
+ *
+ * An iommu page fault, read from the fault queue fd (iommu_fault_alloc.out_fault_fd).
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuHwptPgfault {
+  /** `flags` (out) Flags: `iommuHwptPgfaultFlags`. */
+  flags: number;
+  /** `dev_id` (out) */
+  devId: number;
+  /** `pasid` (out) */
+  pasid: number;
+  /** `grpid` (out) */
+  grpid: number;
+  /** `perm` (out) Flags: `iommuHwptPgfaultPerm`. */
+  perm: number;
+  /** `__reserved` (out) */
+  reserved: number;
+  /** `addr` (out) */
+  addr: bigint;
+  /** `length` (out) */
+  length: number;
+  /** `cookie` (out) */
+  cookie: number;
+}
+
+/**
+ * `struct iommu_hwpt_page_response` (linux/iommufd.h)
+ *
+ * An IOMMU page fault response, written to the fault queue fd (iommu_fault_alloc.out_fault_fd).
+ *
+ * In Linux 6.12 at the latest.
+ */
+export interface IommuHwptPageResponse {
+  /** `cookie` (in) */
+  cookie: number;
+  /** `code` (in) Values: `iommufdPageResponseCode`. */
+  code: number;
+}
+
+/**
+ * `struct iommu_ioas_noiommu_get_pa` (linux/iommufd.h)
+ *
+ * In Linux 7.3 at the latest.
+ */
+export interface IommuIoasNoiommuGetPa {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `flags` (in) Reserved, must be 0 for now. */
+  flags: number;
+  /** `ioas_id` (in) */
+  ioasId: number;
+  /** `__reserved` (in) Must be 0. */
+  reserved: number;
+  /** `iova` (in) */
+  iova: bigint;
+  /** `length` (inout) Input the non-zero maximum number of bytes to query; output the number of physically contiguous bytes from out_phys. */
+  length: bigint;
+  /** `out_phys` (out) */
+  outPhys: bigint;
+}
+
+/**
+ * `struct iommu_ioas_map_file` (linux/iommufd.h)
+ *
+ * In Linux 7.3 at the latest.
+ */
+export interface IommuIoasMapFile {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `flags` (in) Flags: `iommufdIoasMapFlags`. */
+  flags: number;
+  /** `ioas_id` (in) */
+  ioasId: number;
+  /** `fd` (in) The memfd or supported dma-buf file to map. */
+  fd: number;
+  /** `start` (in) */
+  start: bigint;
+  /** `length` (in) */
+  length: bigint;
+  /** `iova` (inout) Input with IOMMU_IOAS_MAP_FIXED_IOVA; otherwise the kernel writes back the IOVA it chose. */
+  iova: bigint;
+}
+
+/**
+ * `struct iommu_ioas_change_process` (linux/iommufd.h)
+ *
+ * In Linux 7.3 at the latest.
+ */
+export interface IommuIoasChangeProcess {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `__reserved` (in) Must be 0. */
+  reserved: number;
+}
+
+/**
+ * `struct iommu_viommu_alloc` (linux/iommufd.h)
+ *
+ * In Linux 7.3 at the latest.
+ */
+export interface IommuViommuAlloc {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `flags` (in) Must be 0. */
+  flags: number;
+  /** `type` (in) Values: `iommuViommuType`. */
+  type: number;
+  /** `dev_id` (in) */
+  devId: number;
+  /** `hwpt_id` (in) */
+  hwptId: number;
+  /** `out_viommu_id` (out) */
+  outViommuId: number;
+  /** `data_len` (in) */
+  dataLen: number;
+  /** `__reserved` (in) The header says must be 0 but the kernel does not check it. */
+  reserved: number;
+  /** `data_uptr` (in) User pointer to data_len bytes of driver-specific data (struct iommu_viommu_tegra241_cmdqv for IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV); the driver writes its out_ fields back. */
+  dataUptr: bigint;
+}
+
+/**
+ * `struct iommu_vdevice_alloc` (linux/iommufd.h)
+ *
+ * In Linux 7.3 at the latest.
+ */
+export interface IommuVdeviceAlloc {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `viommu_id` (in) */
+  viommuId: number;
+  /** `dev_id` (in) */
+  devId: number;
+  /** `out_vdevice_id` (out) */
+  outVdeviceId: number;
+  /** `virt_id` (in) */
+  virtId: bigint;
+}
+
+/**
+ * `struct iommu_veventq_alloc` (linux/iommufd.h)
+ *
+ * In Linux 7.3 at the latest.
+ */
+export interface IommuVeventqAlloc {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `flags` (in) Must be 0. */
+  flags: number;
+  /** `viommu_id` (in) */
+  viommuId: number;
+  /** `type` (in) Values: `iommuVeventqType`. */
+  type: number;
+  /** `veventq_depth` (in) */
+  veventqDepth: number;
+  /** `out_veventq_id` (out) */
+  outVeventqId: number;
+  /** `out_veventq_fd` (out) A new file descriptor to read vEVENTs from, each a struct iommufd_vevent_header and type-specific data; close it after use. */
+  outVeventqFd: number;
+  /** `__reserved` (in) Must be 0. */
+  reserved: number;
+}
+
+/**
+ * `struct iommu_hw_queue_alloc` (linux/iommufd.h)
+ *
+ * In Linux 7.3 at the latest.
+ */
+export interface IommuHwQueueAlloc {
+  /** `size` (in) The size of the buffer, checked by the kernel against its minimum. */
+  size: number;
+  /** `flags` (in) Must be 0. */
+  flags: number;
+  /** `viommu_id` (in) */
+  viommuId: number;
+  /** `type` (in) Values: `iommuHwQueueType`. */
+  type: number;
+  /** `index` (in) */
+  index: number;
+  /** `out_hw_queue_id` (out) */
+  outHwQueueId: number;
+  /** `nesting_parent_iova` (in) */
+  nestingParentIova: bigint;
+  /** `length` (in) */
+  length: bigint;
+}
+
+/**
+ * `struct iommu_hwpt_arm_smmuv3` (linux/iommufd.h)
+ *
+ * ARM SMMUv3 nested STE (IOMMU_HWPT_DATA_ARM_SMMUV3), pointed to by iommu_hwpt_alloc.data_uptr; little-endian.
+ *
+ * In Linux 7.3 at the latest.
+ */
+export interface IommuHwptArmSmmuv3 {
+  /** `ste` (in) */
+  ste: bigint[];
+}
+
+/**
+ * `struct iommu_hwpt_amd_guest` (linux/iommufd.h)
+ *
+ * AMD IOMMU guest I/O page table data (IOMMU_HWPT_DATA_AMD_GUEST), pointed to by iommu_hwpt_alloc.data_uptr.
+ *
+ * In Linux 7.3 at the latest.
+ */
+export interface IommuHwptAmdGuest {
+  /** `dte` (in) */
+  dte: bigint[];
+}
+
+/**
+ * `struct iommu_hw_info_arm_smmuv3` (linux/iommufd.h)
+ *
+ * ARM SMMUv3 hardware information (IOMMU_HW_INFO_TYPE_ARM_SMMUV3), written to iommu_hw_info.data_uptr.
+ *
+ * In Linux 7.3 at the latest.
+ */
+export interface IommuHwInfoArmSmmuv3 {
+  /** `flags` (out) Flags: `iommuHwInfoArmSmmuv3Flags`. */
+  flags: number;
+  /** `__reserved` (out) */
+  reserved: number;
+  /** `idr` (out) */
+  idr: number[];
+  /** `iidr` (out) */
+  iidr: number;
+  /** `aidr` (out) */
+  aidr: number;
+}
+
+/**
+ * `struct iommu_hw_info_tegra241_cmdqv` (linux/iommufd.h)
+ *
+ * NVIDIA Tegra241 CMDQV hardware information (IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV), written to iommu_hw_info.data_uptr.
+ *
+ * In Linux 7.3 at the latest.
+ */
+export interface IommuHwInfoTegra241Cmdqv {
+  /** `flags` (out) */
+  flags: number;
+  /** `version` (out) */
+  version: number;
+  /** `log2vcmdqs` (out) */
+  log2vcmdqs: number;
+  /** `log2vsids` (out) */
+  log2vsids: number;
+  /** `__reserved` (out) */
+  reserved: number;
+}
+
+/**
+ * `struct iommu_hw_info_amd` (linux/iommufd.h)
+ *
+ * AMD IOMMU device info (IOMMU_HW_INFO_TYPE_AMD), written to iommu_hw_info.data_uptr.
+ *
+ * In Linux 7.3 at the latest.
+ */
+export interface IommuHwInfoAmd {
+  /** `efr` (out) */
+  efr: bigint;
+  /** `efr2` (out) */
+  efr2: bigint;
+}
+
+/**
+ * `struct iommu_viommu_arm_smmuv3_invalidate` (linux/iommufd.h)
+ *
+ * ARM SMMUv3 cache invalidation command (IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3), an entry of iommu_hwpt_invalidate.data_uptr; little-endian.
+ *
+ * In Linux 7.3 at the latest.
+ */
+export interface IommuViommuArmSmmuv3Invalidate {
+  /** `cmd` (in) */
+  cmd: bigint[];
+}
+
+/**
+ * `struct iommu_viommu_tegra241_cmdqv` (linux/iommufd.h)
+ *
+ * NVIDIA Tegra241 CMDQV virtual interface (IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV), at iommu_viommu_alloc.data_uptr; the kernel reports the VINTF page0 mmap offset and length.
+ *
+ * In Linux 7.3 at the latest.
+ */
+export interface IommuViommuTegra241Cmdqv {
+  /** `out_vintf_mmap_offset` (out) */
+  outVintfMmapOffset: bigint;
+  /** `out_vintf_mmap_length` (out) */
+  outVintfMmapLength: bigint;
+}
+
+/**
+ * `struct iommufd_vevent_header` (linux/iommufd.h)
+ *
+ * Virtual Event Header, before each vEVENT read from iommu_veventq_alloc.out_veventq_fd.
+ *
+ * In Linux 7.3 at the latest.
+ */
+export interface IommufdVeventHeader {
+  /** `flags` (out) Flags: `iommuVeventqFlag`. */
+  flags: number;
+  /** `sequence` (out) */
+  sequence: number;
+}
+
+/**
+ * `struct iommu_vevent_arm_smmuv3` (linux/iommufd.h)
+ *
+ * ARM SMMUv3 Virtual Event (IOMMU_VEVENTQ_TYPE_ARM_SMMUV3), the data after an iommufd_vevent_header; little-endian.
+ *
+ * In Linux 7.3 at the latest.
+ */
+export interface IommuVeventArmSmmuv3 {
+  /** `evt` (out) */
+  evt: bigint[];
+}
+
+/**
+ * `struct iommu_vevent_tegra241_cmdqv` (linux/iommufd.h)
+ *
+ * Tegra241 CMDQV IRQ (IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV), the data after an iommufd_vevent_header; little-endian.
+ *
+ * In Linux 7.3 at the latest.
+ */
+export interface IommuVeventTegra241Cmdqv {
+  /** `lvcmdq_err_map` (out) */
+  lvcmdqErrMap: bigint[];
+}
+
+/** The C name of every struct of linux/vfio.h and linux/iommufd.h. */
+export type StructName = 'vfio_info_cap_header' | 'vfio_group_status' | 'vfio_device_info' | 'vfio_region_info' | 'vfio_region_sparse_mmap_area' | 'vfio_region_info_cap_sparse_mmap' | 'vfio_region_info_cap_type' | 'vfio_region_gfx_edid' | 'vfio_device_migration_info' | 'vfio_region_info_cap_nvlink2_ssatgt' | 'vfio_region_info_cap_nvlink2_lnkspd' | 'vfio_irq_info' | 'vfio_irq_set' | 'vfio_pci_dependent_device' | 'vfio_pci_hot_reset_info' | 'vfio_pci_hot_reset' | 'vfio_device_gfx_plane_info' | 'vfio_device_ioeventfd' | 'vfio_device_feature' | 'vfio_device_feature_migration' | 'vfio_device_feature_mig_state' | 'vfio_device_low_power_entry_with_wakeup' | 'vfio_device_feature_dma_logging_control' | 'vfio_device_feature_dma_logging_range' | 'vfio_device_feature_dma_logging_report' | 'vfio_iommu_type1_info' | 'vfio_iova_range' | 'vfio_iommu_type1_info_cap_iova_range' | 'vfio_iommu_type1_info_cap_migration' | 'vfio_iommu_type1_info_dma_avail' | 'vfio_iommu_type1_dma_map' | 'vfio_bitmap' | 'vfio_iommu_type1_dma_unmap' | 'vfio_iommu_type1_dirty_bitmap' | 'vfio_iommu_type1_dirty_bitmap_get' | 'vfio_iommu_spapr_tce_ddw_info' | 'vfio_iommu_spapr_tce_info' | 'vfio_eeh_pe_err' | 'vfio_eeh_pe_op' | 'vfio_iommu_spapr_register_memory' | 'vfio_iommu_spapr_tce_create' | 'vfio_iommu_spapr_tce_remove' | 'vfio_device_info_cap_pci_atomic_comp' | 'vfio_device_bind_iommufd' | 'vfio_device_attach_iommufd_pt' | 'vfio_device_detach_iommufd_pt' | 'vfio_precopy_info' | 'vfio_device_feature_mig_data_size' | 'vfio_device_feature_bus_master' | 'vfio_region_dma_range' | 'vfio_device_feature_dma_buf' | 'vfio_device_feature_zpci_err' | 'iommu_destroy' | 'iommu_ioas_alloc' | 'iommu_iova_range' | 'iommu_ioas_iova_ranges' | 'iommu_ioas_allow_iovas' | 'iommu_ioas_map' | 'iommu_ioas_copy' | 'iommu_ioas_unmap' | 'iommu_option' | 'iommu_vfio_ioas' | 'iommu_hwpt_alloc' | 'iommu_hw_info' | 'iommu_hwpt_set_dirty_tracking' | 'iommu_hwpt_get_dirty_bitmap' | 'iommu_hwpt_invalidate' | 'iommu_fault_alloc' | 'iommu_hwpt_vtd_s1' | 'iommu_hw_info_vtd' | 'iommu_hwpt_vtd_s1_invalidate' | 'iommu_hwpt_pgfault' | 'iommu_hwpt_page_response' | 'iommu_ioas_noiommu_get_pa' | 'iommu_ioas_map_file' | 'iommu_ioas_change_process' | 'iommu_viommu_alloc' | 'iommu_vdevice_alloc' | 'iommu_veventq_alloc' | 'iommu_hw_queue_alloc' | 'iommu_hwpt_arm_smmuv3' | 'iommu_hwpt_amd_guest' | 'iommu_hw_info_arm_smmuv3' | 'iommu_hw_info_tegra241_cmdqv' | 'iommu_hw_info_amd' | 'iommu_viommu_arm_smmuv3_invalidate' | 'iommu_viommu_tegra241_cmdqv' | 'iommufd_vevent_header' | 'iommu_vevent_arm_smmuv3' | 'iommu_vevent_tegra241_cmdqv';
 /** C name -> TypeScript type. */
 export interface StructTypes {
   vfio_info_cap_header: VfioInfoCapHeader;
@@ -722,4 +1418,42 @@ export interface StructTypes {
   vfio_region_dma_range: VfioRegionDmaRange;
   vfio_device_feature_dma_buf: VfioDeviceFeatureDmaBuf;
   vfio_device_feature_zpci_err: VfioDeviceFeatureZpciErr;
+  iommu_destroy: IommuDestroy;
+  iommu_ioas_alloc: IommuIoasAlloc;
+  iommu_iova_range: IommuIovaRange;
+  iommu_ioas_iova_ranges: IommuIoasIovaRanges;
+  iommu_ioas_allow_iovas: IommuIoasAllowIovas;
+  iommu_ioas_map: IommuIoasMap;
+  iommu_ioas_copy: IommuIoasCopy;
+  iommu_ioas_unmap: IommuIoasUnmap;
+  iommu_option: IommuOption;
+  iommu_vfio_ioas: IommuVfioIoas;
+  iommu_hwpt_alloc: IommuHwptAlloc;
+  iommu_hw_info: IommuHwInfo;
+  iommu_hwpt_set_dirty_tracking: IommuHwptSetDirtyTracking;
+  iommu_hwpt_get_dirty_bitmap: IommuHwptGetDirtyBitmap;
+  iommu_hwpt_invalidate: IommuHwptInvalidate;
+  iommu_fault_alloc: IommuFaultAlloc;
+  iommu_hwpt_vtd_s1: IommuHwptVtdS1;
+  iommu_hw_info_vtd: IommuHwInfoVtd;
+  iommu_hwpt_vtd_s1_invalidate: IommuHwptVtdS1Invalidate;
+  iommu_hwpt_pgfault: IommuHwptPgfault;
+  iommu_hwpt_page_response: IommuHwptPageResponse;
+  iommu_ioas_noiommu_get_pa: IommuIoasNoiommuGetPa;
+  iommu_ioas_map_file: IommuIoasMapFile;
+  iommu_ioas_change_process: IommuIoasChangeProcess;
+  iommu_viommu_alloc: IommuViommuAlloc;
+  iommu_vdevice_alloc: IommuVdeviceAlloc;
+  iommu_veventq_alloc: IommuVeventqAlloc;
+  iommu_hw_queue_alloc: IommuHwQueueAlloc;
+  iommu_hwpt_arm_smmuv3: IommuHwptArmSmmuv3;
+  iommu_hwpt_amd_guest: IommuHwptAmdGuest;
+  iommu_hw_info_arm_smmuv3: IommuHwInfoArmSmmuv3;
+  iommu_hw_info_tegra241_cmdqv: IommuHwInfoTegra241Cmdqv;
+  iommu_hw_info_amd: IommuHwInfoAmd;
+  iommu_viommu_arm_smmuv3_invalidate: IommuViommuArmSmmuv3Invalidate;
+  iommu_viommu_tegra241_cmdqv: IommuViommuTegra241Cmdqv;
+  iommufd_vevent_header: IommufdVeventHeader;
+  iommu_vevent_arm_smmuv3: IommuVeventArmSmmuv3;
+  iommu_vevent_tegra241_cmdqv: IommuVeventTegra241Cmdqv;
 }

@@ -5,7 +5,7 @@
 import * as check from '../check.js';
 import { type StructCodec, type StructInit, type StructLayoutInfo, type StructView, structCodec } from '../codec.js';
 import type { Arch } from './abi.js';
-import type { VfioInfoCapHeader, VfioMiniRange, VfioMini, StructName, StructTypes } from './types.js';
+import type { VfioInfoCapHeader, VfioMiniRange, VfioMini, IommuMiniMap, StructName, StructTypes } from './types.js';
 function sizeVfioInfoCapHeader0(_v: StructInit<VfioInfoCapHeader>): number {
   return 8;
 }
@@ -445,6 +445,81 @@ function makeVfioMini1(arch: Arch, le: boolean, layout: StructLayoutInfo): Struc
   });
 }
 
+function sizeIommuMiniMap0(_v: StructInit<IommuMiniMap>): number {
+  return 16;
+}
+
+function decIommuMiniMap0(dv: DataView, o: number, le: boolean, end: number): IommuMiniMap {
+  return { size: dv.getUint32(o + 0, le), flags: dv.getUint32(o + 4, le), iova: dv.getBigUint64(o + 8, le) };
+}
+
+function encIommuMiniMap0(dv: DataView, o: number, le: boolean, v: StructInit<IommuMiniMap>): void {
+  {
+    const x = v.size;
+    if (x !== undefined) dv.setUint32(o + 0, check.u32(x, 'iommu_mini_map.size'), le);
+  }
+  {
+    const x = v.flags;
+    if (x !== undefined) dv.setUint32(o + 4, check.u32(x, 'iommu_mini_map.flags'), le);
+  }
+  {
+    const x = v.iova;
+    if (x !== undefined) dv.setBigUint64(o + 8, check.u64(x, 'iommu_mini_map.iova'), le);
+  }
+}
+
+class ViewIommuMiniMap0 {
+  constructor(
+    private readonly _dv: DataView,
+    private readonly _o: number,
+    private readonly _le: boolean,
+  ) { }
+  get size(): number {
+    return this._dv.getUint32(this._o + 0, this._le);
+  }
+  set size(value: number) {
+    this._dv.setUint32(this._o + 0, check.u32(value, 'iommu_mini_map.size'), this._le);
+  }
+  get flags(): number {
+    return this._dv.getUint32(this._o + 4, this._le);
+  }
+  set flags(value: number) {
+    this._dv.setUint32(this._o + 4, check.u32(value, 'iommu_mini_map.flags'), this._le);
+  }
+  get iova(): bigint {
+    return this._dv.getBigUint64(this._o + 8, this._le);
+  }
+  set iova(value: bigint) {
+    this._dv.setBigUint64(this._o + 8, check.u64(value, 'iommu_mini_map.iova'), this._le);
+  }
+}
+
+function makeIommuMiniMap0(arch: Arch, le: boolean, layout: StructLayoutInfo): StructCodec<IommuMiniMap> {
+  return structCodec<IommuMiniMap>('iommu_mini_map', arch, le, layout, {
+    encodedSize: sizeIommuMiniMap0,
+    encode(value: StructInit<IommuMiniMap>): Uint8Array {
+      const bytes = new Uint8Array(sizeIommuMiniMap0(value));
+      encIommuMiniMap0(new DataView(bytes.buffer), 0, le, value);
+      return bytes;
+    },
+    encodeInto(value: StructInit<IommuMiniMap>, target: Uint8Array, offset = 0): number {
+      const n = sizeIommuMiniMap0(value);
+      if (offset < 0 || target.length - offset < n) throw check.shortBuffer('iommu_mini_map', n, target.length - offset);
+      target.fill(0, offset, offset + n);
+      encIommuMiniMap0(new DataView(target.buffer, target.byteOffset, target.byteLength), offset, le, value);
+      return n;
+    },
+    decode(source: Uint8Array, offset = 0): IommuMiniMap {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('iommu_mini_map', 16, source.length - offset);
+      return decIommuMiniMap0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le, source.length);
+    },
+    view(source: Uint8Array, offset = 0): StructView<IommuMiniMap> {
+      if (offset < 0 || source.length - offset < 16) throw check.shortBuffer('iommu_mini_map', 16, source.length - offset);
+      return new ViewIommuMiniMap0(new DataView(source.buffer, source.byteOffset, source.byteLength), offset, le);
+    },
+  });
+}
+
 /** Per struct and ABI, the codec factory of that ABI's layout class. */
 export const codecFactories: {
   readonly [N in StructName]: Readonly<Record<Arch, (arch: Arch, le: boolean, layout: StructLayoutInfo) => StructCodec<StructTypes[N]>>>;
@@ -452,6 +527,7 @@ export const codecFactories: {
   vfio_info_cap_header: { x86_64: makeVfioInfoCapHeader0, aarch64: makeVfioInfoCapHeader0, ppc64le: makeVfioInfoCapHeader0, ppc64: makeVfioInfoCapHeader0, i386: makeVfioInfoCapHeader0 },
   vfio_mini_range: { x86_64: makeVfioMiniRange0, aarch64: makeVfioMiniRange0, ppc64le: makeVfioMiniRange0, ppc64: makeVfioMiniRange0, i386: makeVfioMiniRange1 },
   vfio_mini: { x86_64: makeVfioMini0, aarch64: makeVfioMini0, ppc64le: makeVfioMini0, ppc64: makeVfioMini0, i386: makeVfioMini1 },
+  iommu_mini_map: { x86_64: makeIommuMiniMap0, aarch64: makeIommuMiniMap0, ppc64le: makeIommuMiniMap0, ppc64: makeIommuMiniMap0, i386: makeIommuMiniMap0 },
 };
 /** sizeof, alignof and every member's offset, per ABI, from the compiler probe. */
 export const structLayouts: { readonly [N in StructName]: Readonly<Record<Arch, StructLayoutInfo>> } = {
@@ -465,5 +541,8 @@ export const structLayouts: { readonly [N in StructName]: Readonly<Record<Arch, 
   vfio_mini: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[1]! }))([
     { size: 24, align: 8, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'size', key: 'size', offset: 8, size: 8, flexible: false }, { name: 'index', key: 'index', offset: 16, size: 4, flexible: false }, { name: 'id', key: 'id', offset: 16, size: 4, flexible: false }, { name: 'nr_ranges', key: 'nrRanges', offset: 20, size: 4, flexible: false }, { name: 'ranges', key: 'ranges', offset: 24, size: 16, flexible: true }] },
     { size: 24, align: 4, fields: [{ name: 'argsz', key: 'argsz', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'size', key: 'size', offset: 8, size: 8, flexible: false }, { name: 'index', key: 'index', offset: 16, size: 4, flexible: false }, { name: 'id', key: 'id', offset: 16, size: 4, flexible: false }, { name: 'nr_ranges', key: 'nrRanges', offset: 20, size: 4, flexible: false }, { name: 'ranges', key: 'ranges', offset: 24, size: 16, flexible: true }] },
+  ]),
+  iommu_mini_map: ((l: StructLayoutInfo[]) => ({ x86_64: l[0]!, aarch64: l[0]!, ppc64le: l[0]!, ppc64: l[0]!, i386: l[0]! }))([
+    { size: 16, align: 8, fields: [{ name: 'size', key: 'size', offset: 0, size: 4, flexible: false }, { name: 'flags', key: 'flags', offset: 4, size: 4, flexible: false }, { name: 'iova', key: 'iova', offset: 8, size: 8, flexible: false }] },
   ]),
 };

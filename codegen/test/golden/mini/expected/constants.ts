@@ -7,5 +7,12 @@ export const VFIO_BASE = 100;
 export const VFIO_MINI_FLAG_A = 1;
 export const VFIO_MINI_FLAG_B = 2;
 export const VFIO_MINI_CAP_RANGE = 1;
+export const IOMMUFD_TYPE = 59;
+export const IOMMUFD_CMD_BASE = 128;
+export const IOMMUFD_CMD_MINI_MAP = 128;
+export const IOMMU_MINI_MAP_FIXED = 1;
+export const IOMMU_MINI_MAP_WRITEABLE = 2;
 /** The flag set vfio-mini-flags. */
 export const vfioMiniFlags = { VFIO_MINI_FLAG_A: 1, VFIO_MINI_FLAG_B: 2 } as const;
+/** The flag set iommu-mini-map-flags. */
+export const iommuMiniMapFlags = { IOMMU_MINI_MAP_FIXED: 1, IOMMU_MINI_MAP_WRITEABLE: 2 } as const;

@@ -3,8 +3,8 @@
 // vfio-ts-gen: uapi ioctls
 
 import type { IoctlSpec } from '../spec-types.js';
-export type IoctlName = 'VFIO_MINI_GET';
-/** Every ioctl of linux/vfio.h: fd kind, IOMMU backend, argument and request number per ABI. */
+export type IoctlName = 'VFIO_MINI_GET' | 'IOMMU_MINI_MAP';
+/** Every ioctl of linux/vfio.h and linux/iommufd.h: fd kind, IOMMU backend, argument and request number per ABI. */
 export const ioctls = {
   /**
  * Get the mini struct.
@@ -13,10 +13,26 @@ export const ioctls = {
  */
   VFIO_MINI_GET: {
     name: 'VFIO_MINI_GET',
+    header: 'linux/vfio.h',
     fdKind: 'container',
     iommu: ['any'],
     arg: { kind: 'struct', struct: 'vfio_mini', minArgszThrough: 'size', minArgsz: { x86_64: 16, aarch64: 16, ppc64le: 16, ppc64: 16, i386: 16 } },
     doc: "Get the mini struct.",
     request: { x86_64: 15204, aarch64: 15204, ppc64le: 536886116, ppc64: 536886116, i386: 15204 },
+  },
+  /**
+ * Map the mini range.
+ *
+ * The header documents it as struct iommu_mini_map - ioctl(IOMMU_MINI_MAP).
+ */
+  IOMMU_MINI_MAP: {
+    name: 'IOMMU_MINI_MAP',
+    header: 'linux/iommufd.h',
+    fdKind: 'iommufd',
+    iommu: ['iommufd'],
+    arg: { kind: 'struct', struct: 'iommu_mini_map', minArgszThrough: 'iova', minArgsz: { x86_64: 16, aarch64: 16, ppc64le: 16, ppc64: 16, i386: 16 } },
+    since: '6.12',
+    doc: "Map the mini range.",
+    request: { x86_64: 15232, aarch64: 15232, ppc64le: 536886144, ppc64: 536886144, i386: 15232 },
   },
 } as const satisfies Readonly<Record<IoctlName, IoctlSpec>>;
