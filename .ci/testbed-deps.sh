@@ -1,12 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Installs what @vfio-ts/testbed needs on a Debian 12 (bookworm) host: QEMU for both guests, a static busybox for
-# the x86_64 initramfs, and the tools that unpack kernels and build initramfs images. Guest kernels, the ppc64el
-# root and koffi for ppc64le are fetched later by the testbed itself into its cache (no change to the host's apt
+# Installs what @vfio-ts/testbed needs on a Debian 12 (bookworm) host: QEMU for the guests, a static busybox for
+# the x86_64 initramfs, the tools that unpack kernels and build initramfs images, and (for the x86_64-6.12 guest,
+# whose VFIO and iommufd modules are rebuilt from Debian's source against Debian's headers) gcc-12 and make, plus
+# libelf1 for the prebuilt objtool in linux-kbuild. Guest kernels, headers, sources, the ppc64el root and koffi for
+# ppc64le are fetched later by the testbed itself into its cache (no change to the host's apt sources or
 # architectures). Idempotent; installs nothing that is already there.
 set -eu
 
-packages="qemu-system-x86 qemu-system-ppc busybox-static cpio xz-utils zstd kmod dpkg apt ca-certificates"
+packages="qemu-system-x86 qemu-system-ppc busybox-static cpio xz-utils zstd kmod dpkg apt ca-certificates gcc-12 make binutils libelf1"
 
 missing=""
 for p in $packages; do

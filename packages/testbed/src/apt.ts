@@ -82,7 +82,10 @@ export class PrivateApt {
     return exec('apt-cache', [...this.options(), ...args]).stdout;
   }
 
-  /** Downloads packages (`name` or `name=version` or `name/suite`) into `dest` and returns the .deb paths. */
+  /**
+   * Downloads packages (`name` or `name=version` or `name/suite`) into `dest` and returns the .deb paths. A .deb
+   * already there is reused: any version for `name` and `name/suite`, that version for `name=version`.
+   */
   download(packages: readonly string[], dest: string): string[] {
     return downloadDebs(packages, dest, this.options());
   }
@@ -98,15 +101,18 @@ function downloadDebs(packages: readonly string[], dest: string, options: string
   const out: string[] = [];
   for (const spec of packages) {
     const name = spec.split(/[=/]/)[0] ?? spec;
-    const existing = readdirSync(dest).find((f) => f.startsWith(`${name}_`) && f.endsWith('.deb'));
-    if (existing !== undefined && !spec.includes('=')) {
+    const version = spec.includes('=') ? spec.slice(spec.indexOf('=') + 1) : undefined;
+    // apt names a download <name>_<version with ':' as %3a>_<arch>.deb.
+    const prefix = version === undefined ? `${name}_` : `${name}_${version.replaceAll(':', '%3a')}_`;
+    const existing = readdirSync(dest).find((f) => f.startsWith(prefix) && f.endsWith('.deb'));
+    if (existing !== undefined) {
       out.push(join(dest, existing));
       continue;
     }
     const before = new Set(readdirSync(dest));
     exec('apt-get', [...options, '-q', 'download', spec], { cwd: dest });
     const added = readdirSync(dest).filter((f) => !before.has(f) && f.endsWith('.deb'));
-    const deb = added[0] ?? readdirSync(dest).find((f) => f.startsWith(`${name}_`) && f.endsWith('.deb'));
+    const deb = added[0] ?? readdirSync(dest).find((f) => f.startsWith(prefix) && f.endsWith('.deb'));
     if (deb === undefined) throw new TestbedError('VFIO_TS_TESTBED_PROVISION', `apt-get download ${spec} left no .deb`);
     out.push(join(dest, deb));
   }

@@ -3,68 +3,75 @@
 /**
  * vfio-ts-testbed: provision guests, run the project's real-kernel tests, or run any entry in a guest.
  *
- *   cli.ts test-kernel [--arch x86_64,ppc64le] [--filter TEXT] [--keep] [--verbose]
- *   cli.ts provision [--arch …]
- *   cli.ts run --arch ARCH [--keep] [--verbose] ENTRY [ARGS…]
+ *   cli.ts test-kernel [--guest x86_64,ppc64le,x86_64-6.12] [--filter TEXT] [--keep] [--verbose]
+ *   cli.ts provision [--guest …]
+ *   cli.ts run --guest GUEST [--keep] [--verbose] ENTRY [ARGS…]
+ *
+ * `--arch` is the older spelling of `--guest` and takes the same names (`--arch x86_64` is the 6.1 guest).
  */
 import { parseArgs } from 'node:util';
+import { type GuestName, guestNames, guests, parseGuestList } from './guests.js';
 import { runKernelTests } from './kernel-run.js';
-import { type KernelTestModule, kernelTestDevices, kernelTestModules, planBoots } from './kernel-tests.js';
-import { type GuestArch, guestArches } from './paths.js';
+import {
+  type KernelTestModule,
+  kernelTestDevices,
+  kernelTestModules,
+  planBoots,
+  planGuestModules,
+} from './kernel-tests.js';
 import { provision } from './provision.js';
 import { summarize } from './results.js';
 import { runInGuest } from './run.js';
 
-const usage = `usage: cli.ts test-kernel [--arch x86_64,ppc64le] [--filter MODULE|TEXT] [--keep] [--verbose]
-       cli.ts provision [--arch x86_64,ppc64le]
-       cli.ts run --arch ARCH [--keep] [--verbose] ENTRY [ARGS...]`;
-
-function parseArches(value: string | undefined): GuestArch[] {
-  if (value === undefined) return [...guestArches];
-  const arches = value.split(',').map((a) => a.trim());
-  for (const a of arches) {
-    if (!(guestArches as readonly string[]).includes(a))
-      throw new Error(`unknown guest arch '${a}' (have ${guestArches.join(', ')})`);
-  }
-  return arches as GuestArch[];
-}
+const usage = `usage: cli.ts test-kernel [--guest ${guestNames.join(',')}] [--filter MODULE|TEXT] [--keep] [--verbose]
+       cli.ts provision [--guest ${guestNames.join(',')}]
+       cli.ts run --guest GUEST [--keep] [--verbose] ENTRY [ARGS...]
+(--arch is the same as --guest; an architecture's name is its first guest)`;
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 async function testKernel(
-  arches: GuestArch[],
+  selected: GuestName[],
   filter: string | undefined,
   keep: boolean,
   verbose: boolean,
 ): Promise<number> {
   let bad = 0;
   const started = Date.now();
-  for (const arch of arches) {
-    const forArch = kernelTestModules.filter((m) => m.arches === undefined || m.arches.includes(arch));
-    // A filter that names modules boots only those; otherwise it selects cases inside every module's boot.
-    const named = filter === undefined ? [] : forArch.filter((m) => m.name.includes(filter));
-    const modules = named.length > 0 ? named : forArch;
-    for (const boot of planBoots(modules)) {
-      bad += await bootAndReport(arch, boot, named.length > 0 ? undefined : filter, keep, verbose);
+  const notRunLines: string[] = [];
+  for (const guest of selected) {
+    const plan = planGuestModules(kernelTestModules, guest, filter);
+    for (const { module, reason } of plan.notRun) {
+      const line = `${guest}: ${module.name} not run (${reason})`;
+      console.log(`== ${line}`);
+      notRunLines.push(line);
+    }
+    if (plan.run.length === 0) {
+      console.log(`== ${guest}: not booted: no selected module runs in this guest`);
+      continue;
+    }
+    for (const boot of planBoots(plan.run)) {
+      bad += await bootAndReport(guest, boot, plan.caseFilter, keep, verbose);
     }
   }
+  for (const line of notRunLines) console.log(`== not run: ${line}`);
   console.log(`== test-kernel ${bad === 0 ? 'passed' : 'FAILED'} in ${seconds(Date.now() - started)}`);
   return bad === 0 ? 0 : 1;
 }
 
 /** Runs one boot and prints it; returns the number of problems (failed or interrupted cases, or a guest error). */
 async function bootAndReport(
-  arch: GuestArch,
+  guest: GuestName,
   modules: readonly KernelTestModule[],
   filter: string | undefined,
   keep: boolean,
   verbose: boolean,
 ): Promise<number> {
-  console.log(`== ${arch}: booting with ${modules.map((m) => m.name).join(', ')}`);
+  console.log(`== ${guest} (${guests[guest].description}): booting with ${modules.map((m) => m.name).join(', ')}`);
   const mode = modules.find((m) => m.devVfioMode !== undefined)?.devVfioMode;
   try {
     const run = await runKernelTests({
-      arch,
+      guest,
       modules,
       devices: kernelTestDevices,
       keepRunDir: keep,
@@ -74,11 +81,18 @@ async function bootAndReport(
       ...(verbose ? { onConsole: (s: string) => process.stdout.write(s) } : {}),
     });
     const { iommu } = run;
+    const image = provision({ guest });
+    const rebuilt = image.rebuilt
+      ? ` (${image.rebuilt.modules.join(', ')} rebuilt with ${Object.entries(image.rebuilt.config)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')})`
+      : '';
     console.log(
-      `   kernel ${run.kernelVersion}; IOMMU ${iommu.hardware} with ${iommu.vfioDriver}, ${iommu.groups} groups; node ${run.nodeVersion}; backend ${run.results.backend}`,
+      `   kernel ${run.kernelVersion}${rebuilt}; IOMMU ${iommu.hardware} with ${iommu.vfioDriver}, ${iommu.groups} groups; node ${run.nodeVersion}; backend ${run.results.backend}`,
     );
     console.log(`   devices: ${run.devices.map((d) => `${d.model} ${d.bdf} group ${d.group}`).join(', ') || 'none'}`);
     for (const u of run.guest.unbound) console.log(`   NOT BOUND: ${u}`);
+    for (const c of run.bootCrashes) console.log(`   BOOTED AGAIN: the kernel crashed before the tests: ${c}`);
     for (const suite of run.results.suites) {
       for (const t of suite.tests) {
         const mark = { passed: 'ok  ', failed: 'FAIL', skipped: 'skip', running: 'DIED' }[t.status];
@@ -99,14 +113,14 @@ async function bootAndReport(
     const problems =
       s.failed + s.interrupted + (run.results.complete ? 0 : 1) + (run.exitCode !== 0 && s.failed === 0 ? 1 : 0);
     console.log(
-      `   ${arch}: passed ${s.passed}, failed ${s.failed}, skipped ${s.skipped}${s.interrupted ? `, interrupted ${s.interrupted}` : ''}` +
+      `   ${guest}: passed ${s.passed}, failed ${s.failed}, skipped ${s.skipped}${s.interrupted ? `, interrupted ${s.interrupted}` : ''}` +
         `${run.results.complete ? '' : ' (results incomplete)'}; entry exit ${run.exitCode}` +
         ` — boot ${seconds(run.timings.bootMs)}, tests ${seconds(run.timings.entryMs)}, total ${seconds(run.timings.totalMs)}`,
     );
     if (problems > 0) console.log(`   run directory kept: ${run.runDir}`);
     return problems;
   } catch (error) {
-    console.log(`   ${arch}: ERROR ${(error as Error).message}`);
+    console.log(`   ${guest}: ERROR ${(error as Error).message}`);
     return 1;
   }
 }
@@ -117,28 +131,34 @@ async function main(argv: string[]): Promise<number> {
     args: rest,
     allowPositionals: true,
     options: {
+      guest: { type: 'string' },
       arch: { type: 'string' },
       filter: { type: 'string' },
       keep: { type: 'boolean', default: false },
       verbose: { type: 'boolean', short: 'v', default: false },
     },
   });
-  const arches = parseArches(values.arch);
+  if (values.guest !== undefined && values.arch !== undefined)
+    throw new Error(`give --guest or --arch, not both\n${usage}`);
+  const named = values.guest ?? values.arch;
+  const selected = parseGuestList(named);
   switch (command) {
     case 'test-kernel':
-      return testKernel(arches, values.filter, values.keep === true, values.verbose === true);
+      return testKernel(selected, values.filter, values.keep === true, values.verbose === true);
     case 'provision':
-      for (const arch of arches) {
+      for (const guest of selected) {
         const t = Date.now();
-        const image = provision({ arch, log: (l) => console.log(l) });
-        console.log(`${arch}: ${image.kernelPackage}, node ${image.nodeVersion}, ready in ${seconds(Date.now() - t)}`);
+        const image = provision({ guest, log: (l) => console.log(l) });
+        console.log(
+          `${guest}: ${image.kernelPackage}${image.rebuilt ? ` + rebuilt ${image.rebuilt.modules.join(', ')}` : ''}, node ${image.nodeVersion}, ready in ${seconds(Date.now() - t)}`,
+        );
       }
       return 0;
     case 'run': {
       const [entry, ...args] = positionals;
-      if (entry === undefined || values.arch === undefined || arches.length !== 1) throw new Error(usage);
+      if (entry === undefined || named === undefined || selected.length !== 1) throw new Error(usage);
       const run = await runInGuest({
-        arch: arches[0] as GuestArch,
+        guest: selected[0] as GuestName,
         entry,
         args,
         keepRunDir: values.keep === true,

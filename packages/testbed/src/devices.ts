@@ -36,6 +36,11 @@ export interface GuestDevice {
   /** IOMMU group number; `/dev/vfio/<group>`. */
   readonly group: number;
   readonly groupPath: string;
+  /**
+   * `/dev/vfio/devices/vfioN`, when the kernel has the VFIO device cdev (CONFIG_VFIO_DEVICE_CDEV, 6.6+): in a
+   * guest, N is what `/sys/bus/pci/devices/<bdf>/vfio-dev/` names. Absent otherwise.
+   */
+  readonly cdev?: string;
 }
 
 export function modelOf(pciId: string): DeviceModel | 'unknown' {

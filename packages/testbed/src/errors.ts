@@ -6,6 +6,7 @@
  * - `VFIO_TS_TESTBED_BOOT`: the guest did not reach the test (kernel panic, init failure, no VFIO groups).
  * - `VFIO_TS_TESTBED_TIMEOUT`: the guest did not power off in time (a hung test or a hung kernel).
  * - `VFIO_TS_TESTBED_RESULTS`: the test ran but wrote no readable result file.
+ * - `VFIO_TS_TESTBED_ENV`: a bad option (unknown guest, a mode or variable name the guest cannot take).
  */
 // Not a subclass of core's VfioTsError: the testbed runs on hosts before (and without) the generated uapi that core
 // loads, and its failures are about QEMU and packages, not VFIO calls. The `code` convention is the same.

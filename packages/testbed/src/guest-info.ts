@@ -17,6 +17,10 @@ export interface GuestInfo {
   readonly modules: readonly string[];
   /** Entries of /dev/vfio. */
   readonly devVfio: readonly string[];
+  /** Entries of /dev/vfio/devices (the VFIO device cdevs, 6.6+). */
+  readonly devVfioDevices: readonly string[];
+  /** Whether /dev/iommu (iommufd) exists; undefined when init did not say (older run directories). */
+  readonly devIommu: boolean | undefined;
 }
 
 export interface IommuInfo {
@@ -43,8 +47,15 @@ export function parseGuestInfo(text: string): GuestInfo {
       .filter((w) => w !== '');
   const modules = words('modules');
   const devices: GuestDevice[] = (values.get('device') ?? []).map((line) => {
-    const [bdf = '', pciId = '', group = ''] = line.split(/\s+/);
-    return { model: modelOf(pciId), pciId, bdf, group: Number(group), groupPath: `/dev/vfio/${group}` };
+    const [bdf = '', pciId = '', group = '', cdev = '-'] = line.split(/\s+/);
+    return {
+      model: modelOf(pciId),
+      pciId,
+      bdf,
+      group: Number(group),
+      groupPath: `/dev/vfio/${group}`,
+      ...(/^vfio\d+$/.test(cdev) ? { cdev: `/dev/vfio/devices/${cdev}` } : {}),
+    };
   });
   const machine = one('machine');
   const iommuClass = words('iommu_class');
@@ -71,5 +82,7 @@ export function parseGuestInfo(text: string): GuestInfo {
     unbound: values.get('unbound') ?? [],
     modules,
     devVfio: words('dev_vfio'),
+    devVfioDevices: words('dev_vfio_devices'),
+    devIommu: values.has('dev_iommu') ? one('dev_iommu') === 'yes' : undefined,
   };
 }

@@ -54,8 +54,11 @@ for dev in /sys/bus/pci/devices/*; do
     echo $bdf > /sys/bus/pci/drivers_probe
     group=$(basename "$(readlink $dev/iommu_group)" 2>/dev/null)
     driver=$(basename "$(readlink $dev/driver)" 2>/dev/null)
+    # The VFIO device cdev (CONFIG_VFIO_DEVICE_CDEV, 6.6+): /sys/bus/pci/devices/$bdf/vfio-dev/vfioN names
+    # /dev/vfio/devices/vfioN; "-" when the kernel has none.
+    cdev=$(ls $dev/vfio-dev 2>/dev/null | head -n 1)
     if [ "$driver" = vfio-pci ]; then
-      echo "device=$bdf $id $group" >> $info
+      echo "device=$bdf $id $group \${cdev:--}" >> $info
     else
       echo "unbound=$bdf $id" >> $info
       say "could not bind $bdf ($id) to vfio-pci (iommu group '$group'); see dmesg above"
@@ -63,7 +66,12 @@ for dev in /sys/bus/pci/devices/*; do
   done
 done
 # Limit tests drop root (CAP_IPC_LOCK hides RLIMIT_MEMLOCK) and need the nodes opened by an unprivileged user.
-if [ -n "\${VFIO_TS_DEV_VFIO_MODE:-}" ]; then chmod "$VFIO_TS_DEV_VFIO_MODE" /dev/vfio/*; fi
+# Character devices only: /dev/vfio/devices is a directory on 6.6+ kernels.
+if [ -n "\${VFIO_TS_DEV_VFIO_MODE:-}" ]; then
+  for node in /dev/vfio/* /dev/vfio/devices/* /dev/iommu; do
+    if [ -c "$node" ]; then chmod "$VFIO_TS_DEV_VFIO_MODE" "$node"; fi
+  done
+fi
 echo "kernel=$(uname -r)" >> $info
 echo "machine=$(uname -m)" >> $info
 echo "version=$(cat /proc/version)" >> $info
@@ -72,6 +80,8 @@ echo "iommu_class=$(ls /sys/class/iommu 2>/dev/null | tr '\\n' ' ')" >> $info
 echo "iommu_groups=$(ls /sys/kernel/iommu_groups 2>/dev/null | wc -l)" >> $info
 echo "modules=$(cut -d' ' -f1 /proc/modules | tr '\\n' ' ')" >> $info
 echo "dev_vfio=$(ls /dev/vfio 2>/dev/null | tr '\\n' ' ')" >> $info
+echo "dev_vfio_devices=$(ls /dev/vfio/devices 2>/dev/null | tr '\\n' ' ')" >> $info
+echo "dev_iommu=$(if [ -c /dev/iommu ]; then echo yes; else echo no; fi)" >> $info
 echo "${markers.ready}"
 
 # The tmpfs on /tmp would hide host directories under /tmp that the run needs (a checkout in /tmp, its node_modules):

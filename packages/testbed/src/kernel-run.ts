@@ -3,13 +3,14 @@ import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestbedError } from './errors.js';
+import { resolveGuest } from './guests.js';
 import type { KernelTestModule } from './kernel-tests.js';
-import { type GuestArch, packageDir } from './paths.js';
+import { packageDir } from './paths.js';
 import { isKernelTestResults, type KernelTestResults } from './results.js';
 import { type GuestRun, type RunInGuestOptions, runInGuest } from './run.js';
 
-export interface RunKernelTestsOptions extends Omit<RunInGuestOptions, 'entry' | 'arch'> {
-  readonly arch: GuestArch;
+/** Which guest: `guest`, or `arch` for that architecture's first guest (see guests.ts). */
+export interface RunKernelTestsOptions extends Omit<RunInGuestOptions, 'entry'> {
   readonly modules: readonly KernelTestModule[];
   /** Only cases whose `suite/case` contains this. */
   readonly filter?: string;
@@ -60,7 +61,7 @@ export async function runKernelTests(options: RunKernelTestsOptions): Promise<Ke
   if (!isKernelTestResults(run.results)) {
     throw new TestbedError(
       'VFIO_TS_TESTBED_RESULTS',
-      `the ${options.arch} guest entry exited with ${run.exitCode} without writing kernel test results; run directory ${run.runDir}`,
+      `the ${resolveGuest(options)} guest entry exited with ${run.exitCode} without writing kernel test results; run directory ${run.runDir}`,
       { consoleTail: run.console.split('\n').slice(-40).join('\n') },
     );
   }

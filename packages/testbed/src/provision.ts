@@ -18,12 +18,16 @@ import { join } from 'node:path';
 import { hostAptDownload, metapackageTarget, PrivateApt } from './apt.js';
 import { TestbedError } from './errors.js';
 import { exec } from './exec.js';
+import { type GuestName, type GuestSelector, guests, resolveGuest } from './guests.js';
 import { initScript } from './init-script.js';
-import { parseModuleIndex, resolveModules } from './modules.js';
+import { moduleName, parseModuleIndex, resolveModules } from './modules.js';
 import { cacheDir, debianArch, type GuestArch } from './paths.js';
+import { rebuildFormat, rebuildModules } from './rebuild.js';
 
-/** Everything needed to boot one guest architecture, as recorded in `<cache>/<arch>/image.json`. */
+/** Everything needed to boot one guest, as recorded in `<cache>/<guest>/image.json`. */
 export interface GuestImage {
+  readonly guest: GuestName;
+  /** The guest's architecture (ABI and QEMU machine family). */
   readonly arch: GuestArch;
   readonly kernelPackage: string;
   /** `uname -r` of the guest kernel. */
@@ -42,11 +46,17 @@ export interface GuestImage {
   readonly env: Readonly<Record<string, string>>;
   /** Modules loaded by init, in order. */
   readonly modules: readonly string[];
+  /** Modules rebuilt from Debian's source with extra options (see guests.ts), when the guest's recipe asks. */
+  readonly rebuilt?: {
+    readonly modules: readonly string[];
+    readonly config: Readonly<Record<string, string>>;
+    readonly packages: readonly string[];
+  };
 }
 
-export interface ProvisionOptions {
-  readonly arch: GuestArch;
-  /** Re-download package indexes (ppc64el) even when cached. */
+/** Which guest: `guest`, or `arch` for that architecture's first guest (see guests.ts). */
+export interface ProvisionOptions extends GuestSelector {
+  /** Re-download private package indexes even when cached. */
   readonly refresh?: boolean;
   /** Progress lines (default: none). */
   readonly log?: (line: string) => void;
@@ -63,38 +73,22 @@ export const hostTools: Readonly<Record<string, string>> = {
   zstd: 'zstd',
   'dpkg-deb': 'dpkg',
   'apt-get': 'apt',
+  // Guests whose recipe rebuilds modules (x86_64-6.12): the compiler Debian built the kernel with, and make.
+  'gcc-12': 'gcc-12',
+  make: 'make',
+  strip: 'binutils',
 };
 
-interface ArchRecipe {
-  readonly kernelMeta: string;
-  readonly kernelSuite: string | undefined;
-  readonly kernelFile: RegExp;
-  readonly modules: readonly string[];
-  readonly qemu: string;
+export const qemuProgram: Readonly<Record<GuestArch, string>> = {
+  x86_64: 'qemu-system-x86_64',
+  ppc64le: 'qemu-system-ppc64',
+};
+
+/** The private apt configuration's directory for an architecture and suites (the ppc64le cache keeps its name). */
+export function privateAptDir(cache: string, debArch: string, suites: readonly string[]): string {
+  const standard = suites.length === 2 && suites[0] === 'bookworm' && suites[1] === 'bookworm-backports';
+  return join(cache, standard ? `apt-${debArch}` : `apt-${debArch}-${suites.join('+')}`);
 }
-
-/**
- * Why these kernels: x86_64 runs bookworm's own 6.1 (what most Debian 12 hosts run); ppc64le needs 6.12 from
- * bookworm-backports, because on bookworm's 6.1 vfio-pci's probe fails with EINVAL on pseries (pSeries VFIO
- * support arrived around 6.9) even though CHECK_EXTENSION still answers 1. The `powerpc64le` flavour has 4 KiB
- * pages; `-64k` would give what POWER systems usually run, with different page-size-dependent results.
- */
-const recipes: Record<GuestArch, ArchRecipe> = {
-  x86_64: {
-    kernelMeta: 'linux-image-amd64',
-    kernelSuite: undefined,
-    kernelFile: /^vmlinuz-/,
-    modules: ['virtio_pci', '9pnet_virtio', '9p', 'vfio_pci', 'vfio_iommu_type1'],
-    qemu: 'qemu-system-x86_64',
-  },
-  ppc64le: {
-    kernelMeta: 'linux-image-powerpc64le',
-    kernelSuite: 'bookworm-backports',
-    kernelFile: /^vmlinux-/,
-    modules: ['virtio_pci', '9pnet_virtio', '9p', 'vfio_pci', 'vfio_iommu_spapr_tce'],
-    qemu: 'qemu-system-ppc64',
-  },
-};
 
 /** Packages unpacked into the ppc64el root: the C and C++ runtime node needs, and a shell for run.sh. */
 const ppcRootPackages = ['libc6', 'libgcc-s1', 'libstdc++6', 'busybox-static'];
@@ -102,83 +96,114 @@ const ppcRootPackages = ['libc6', 'libgcc-s1', 'libstdc++6', 'busybox-static'];
 const ppcNodePackage = 'node-linux-ppc64le@20.11.0';
 
 /** Bumped whenever the layout of what provision() produces changes, so old caches are rebuilt. */
-const formatVersion = 1;
+const formatVersion = 2;
 
 /**
- * Makes sure one guest architecture can boot: host tools, kernel, modules, initramfs, and (ppc64le) a root file
- * system with Node.js and koffi. Idempotent: a second call returns the cached image in milliseconds.
+ * Makes sure one guest can boot: host tools, kernel, modules (rebuilt ones too, when its recipe says so),
+ * initramfs, and (ppc64le) a root file system with Node.js and koffi. Idempotent: a second call returns the cached
+ * image in milliseconds. Each guest has its own directory, `<cache>/<guest>`.
  */
 export function provision(options: ProvisionOptions): GuestImage {
-  const { arch } = options;
+  const guest = resolveGuest(options);
+  const spec = guests[guest];
+  const { arch } = spec;
+  const recipe = spec.kernel;
   const log = options.log ?? (() => {});
-  const recipe = recipes[arch];
   const cache = cacheDir();
-  const archDir = join(cache, arch);
-  const stampFile = join(archDir, 'image.json');
+  const guestDir = join(cache, guest);
+  const stampFile = join(guestDir, 'image.json');
   const stampKey = createHash('sha256')
     .update(
-      `${formatVersion}\n${initScript()}\n${JSON.stringify(recipe, (_k, v) => (v instanceof RegExp ? v.source : v))}`,
+      `${formatVersion}\n${initScript()}\n${arch}\n${recipe.rebuild ? rebuildFormat : ''}\n${JSON.stringify(recipe, (_k, v) => (v instanceof RegExp ? v.source : v))}`,
     )
     .digest('hex')
     .slice(0, 16);
 
-  ensureHostTools([recipe.qemu, 'busybox', 'cpio', 'xz', 'zstd', 'dpkg-deb', 'apt-get', 'depmod'], log);
+  const tools = [qemuProgram[arch], 'busybox', 'cpio', 'xz', 'zstd', 'dpkg-deb', 'apt-get', 'depmod'];
+  ensureHostTools(recipe.rebuild !== undefined ? [...tools, 'make', 'gcc-12', 'strip'] : tools, log);
 
   const cached = readStamp(stampFile, stampKey);
   if (cached !== undefined) return cached;
   mkdirSync(cache, { recursive: true });
   // Several test processes may provision the same cache at once (two engineers, two vitest workers).
-  return withLock(join(cache, `.lock-${arch}`), () => {
+  return withLock(join(cache, `.lock-${guest}`), () => {
     const again = readStamp(stampFile, stampKey);
     return again ?? build();
   });
 
   function build(): GuestImage {
-    mkdirSync(archDir, { recursive: true });
+    mkdirSync(guestDir, { recursive: true });
+    const debArch = debianArch[arch];
 
+    // Download-only, through a private apt configuration when the host's sources lack the suites (the host's apt
+    // state, sources and dpkg architectures stay as they are).
     const apt =
-      arch === 'x86_64'
+      recipe.aptSuites === undefined
         ? undefined
-        : new PrivateApt(join(cache, `apt-${debianArch[arch]}`), debianArch[arch], ['bookworm', 'bookworm-backports']);
+        : new PrivateApt(privateAptDir(cache, debArch, recipe.aptSuites), debArch, recipe.aptSuites);
     if (apt !== undefined) {
-      log(`${arch}: apt indexes for ${apt.arch}`);
+      log(`${guest}: apt indexes for ${apt.arch} (${apt.suites.join(', ')})`);
       apt.update(options.refresh === true);
     }
-    const debs = join(cache, 'debs', debianArch[arch]);
+    const debs = join(cache, 'debs', debArch);
+    const download = (packages: readonly string[]): string[] =>
+      apt ? apt.download(packages, debs) : hostAptDownload(packages, debs);
 
     // Kernel.
-    const showArgs = ['show', recipe.kernelSuite ? `${recipe.kernelMeta}/${recipe.kernelSuite}` : recipe.kernelMeta];
+    const showArgs = ['show', recipe.suite ? `${recipe.meta}/${recipe.suite}` : recipe.meta];
     const show = apt ? apt.cache(showArgs) : exec('apt-cache', showArgs).stdout;
     const kernelPackage = metapackageTarget(firstStanza(show));
-    log(`${arch}: kernel package ${kernelPackage}`);
-    const [kernelDeb] = apt ? apt.download([kernelPackage], debs) : hostAptDownload([kernelPackage], debs);
+    log(`${guest}: kernel package ${kernelPackage}`);
+    const [kernelDeb] = download([kernelPackage]);
     if (kernelDeb === undefined) throw new TestbedError('VFIO_TS_TESTBED_PROVISION', `no .deb for ${kernelPackage}`);
-    const kernelTree = join(archDir, 'kernel');
+    const kernelTree = join(guestDir, 'kernel');
     // Modules are pruned once the initramfs is built, so their absence also means: unpack again.
     const unpacked = join(kernelTree, '.unpacked');
+    const marker = `${kernelDeb}\n${JSON.stringify(recipe.rebuild ?? null)}`;
+    let rebuilt: GuestImage['rebuilt'];
     if (
       !existsSync(unpacked) ||
-      readFileSync(unpacked, 'utf8') !== kernelDeb ||
+      readFileSync(unpacked, 'utf8') !== marker ||
       !existsSync(join(kernelTree, 'lib', 'modules'))
     ) {
-      log(`${arch}: unpacking ${kernelDeb}`);
+      log(`${guest}: unpacking ${kernelDeb}`);
       rmSync(kernelTree, { recursive: true, force: true });
       mkdirSync(kernelTree, { recursive: true });
       exec('dpkg-deb', ['-x', kernelDeb, kernelTree]);
-      // Debian's packages leave modules.dep to the postinst's depmod; kmod's depmod reads modules of any arch.
       const version = readdirSync(join(kernelTree, 'lib', 'modules'))[0] ?? '';
+      if (recipe.rebuild !== undefined) {
+        const packageVersion = exec('dpkg-deb', ['-f', kernelDeb, 'Version']).stdout.trim();
+        const built = rebuildModules({
+          dir: join(guestDir, 'rebuild'),
+          kernelVersion: version,
+          packageVersion,
+          rebuild: recipe.rebuild,
+          download,
+          log: (l) => log(`${guest}: ${l}`),
+        });
+        installRebuiltModules(join(kernelTree, 'lib', 'modules', version), built.files);
+        rebuilt = {
+          modules: Object.keys(built.files).sort(),
+          config: Object.fromEntries(Object.entries(recipe.rebuild.config).map(([k, v]) => [`CONFIG_${k}`, v])),
+          packages: built.packages,
+        };
+        writeFileSync(join(kernelTree, '.rebuilt.json'), JSON.stringify(rebuilt));
+      }
+      // Debian's packages leave modules.dep to the postinst's depmod; kmod's depmod reads modules of any arch.
       exec('depmod', ['-b', kernelTree, version]);
-      writeFileSync(join(kernelTree, '.unpacked'), kernelDeb);
+      writeFileSync(unpacked, marker);
+    } else if (existsSync(join(kernelTree, '.rebuilt.json'))) {
+      rebuilt = JSON.parse(readFileSync(join(kernelTree, '.rebuilt.json'), 'utf8')) as GuestImage['rebuilt'];
     }
     const bootFiles = readdirSync(join(kernelTree, 'boot'));
-    const kernelName = bootFiles.find((f) => recipe.kernelFile.test(f));
+    const kernelName = bootFiles.find((f) => recipe.file.test(f));
     if (kernelName === undefined) {
-      throw new TestbedError('VFIO_TS_TESTBED_PROVISION', `${kernelPackage} has no ${recipe.kernelFile} in /boot`);
+      throw new TestbedError('VFIO_TS_TESTBED_PROVISION', `${kernelPackage} has no ${recipe.file} in /boot`);
     }
-    const kernelVersion = kernelName.replace(recipe.kernelFile, '');
+    const kernelVersion = kernelName.replace(recipe.file, '');
     const modulesRoot = join(kernelTree, 'lib', 'modules', kernelVersion);
 
-    // Root file system (ppc64le only; the x86_64 guest uses the host's own `/`).
+    // Root file system (ppc64le only; the x86_64 guests use the host's own `/`).
     let rootDir = '/';
     let node = process.execPath;
     let nodeVersion = process.version;
@@ -186,10 +211,10 @@ export function provision(options: ProvisionOptions): GuestImage {
     let env: Record<string, string> = {};
     let busybox = '/bin/busybox';
     if (arch === 'ppc64le' && apt !== undefined) {
-      rootDir = join(archDir, 'rootfs');
+      rootDir = join(guestDir, 'rootfs');
       const rootDebs = apt.download(ppcRootPackages, debs);
       if (!existsSync(join(rootDir, '.unpacked'))) {
-        log(`${arch}: unpacking ${rootDebs.length} packages into ${rootDir}`);
+        log(`${guest}: unpacking ${rootDebs.length} packages into ${rootDir}`);
         rmSync(rootDir, { recursive: true, force: true });
         for (const deb of rootDebs) exec('dpkg-deb', ['-x', deb, rootDir]);
         for (const d of ['proc', 'sys', 'dev', 'tmp', 'opt']) mkdirSync(join(rootDir, d), { recursive: true });
@@ -211,10 +236,10 @@ export function provision(options: ProvisionOptions): GuestImage {
       readFileSync(join(modulesRoot, 'modules.builtin'), 'utf8'),
     );
     const modules = resolveModules(index, recipe.modules);
-    log(`${arch}: initramfs with ${modules.length} modules`);
-    const initrd = join(archDir, 'initramfs.cpio.gz');
+    log(`${guest}: initramfs with ${modules.length} modules`);
+    const initrd = join(guestDir, 'initramfs.cpio.gz');
     buildInitramfs({
-      staging: join(archDir, 'initramfs'),
+      staging: join(guestDir, 'initramfs'),
       output: initrd,
       busybox,
       modules: modules.map((m) => ({ name: m, file: join(modulesRoot, index.paths.get(m) as string) })),
@@ -224,6 +249,7 @@ export function provision(options: ProvisionOptions): GuestImage {
     rmSync(join(kernelTree, 'lib'), { recursive: true, force: true });
 
     const image: GuestImage = {
+      guest,
       arch,
       kernelPackage,
       kernelVersion,
@@ -235,9 +261,35 @@ export function provision(options: ProvisionOptions): GuestImage {
       koffiModules,
       env,
       modules,
+      ...(rebuilt !== undefined ? { rebuilt } : {}),
     };
     writeFileSync(stampFile, `${JSON.stringify({ key: stampKey, image }, null, 2)}\n`);
     return image;
+  }
+}
+
+/**
+ * Puts rebuilt modules in place of Debian's (same directory, uncompressed `.ko`; depmod runs afterwards) and new
+ * ones (iommufd) under `kernel/vfio-ts/`.
+ */
+function installRebuiltModules(modulesRoot: string, files: Readonly<Record<string, string>>): void {
+  // modules.order lists every module the package ships, as `kernel/…/name.ko` (the file may be `.ko.xz`).
+  const shipped = new Map<string, string>();
+  for (const line of readFileSync(join(modulesRoot, 'modules.order'), 'utf8').split('\n')) {
+    if (line.trim() !== '') shipped.set(moduleName(line.trim()), line.trim());
+  }
+  for (const [name, file] of Object.entries(files)) {
+    const stock = shipped.get(name);
+    let target: string;
+    if (stock !== undefined) {
+      const at = join(modulesRoot, stock);
+      for (const suffix of ['', '.xz', '.zst', '.gz']) rmSync(`${at}${suffix}`, { force: true });
+      target = at.replace(/\.ko(\.(xz|zst|gz))?$/, '.ko');
+    } else {
+      mkdirSync(join(modulesRoot, 'kernel', 'vfio-ts'), { recursive: true });
+      target = join(modulesRoot, 'kernel', 'vfio-ts', `${name}.ko`);
+    }
+    copyFileSync(file, target);
   }
 }
 

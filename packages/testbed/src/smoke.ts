@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { release } from 'node:os';
 import { defineGuestChecks, type KernelTestContext } from './define.js';
+import { guests, isGuestName } from './guests.js';
 
 export const smoke = defineGuestChecks('testbed-smoke', {
   'devices are bound to vfio-pci with group nodes in /dev/vfio': (ctx) => {
@@ -20,6 +21,29 @@ export const smoke = defineGuestChecks('testbed-smoke', {
         throw new Error(`${d.model} ${d.bdf} is in group ${d.group} but ${d.groupPath} is missing`);
       const driver = readFileSync(`/sys/bus/pci/devices/${d.bdf}/driver_override`, 'utf8').trim();
       if (driver !== 'vfio-pci') throw new Error(`${d.bdf} driver_override is '${driver}'`);
+    }
+  },
+
+  'the VFIO device cdev and /dev/iommu are there exactly when the guest promises them': (ctx) => {
+    const name = process.env.VFIO_TS_GUEST_NAME ?? '';
+    if (!isGuestName(name)) return ctx.skip(`VFIO_TS_GUEST_NAME '${name}' names no guest of this testbed`);
+    const promised = guests[name].cdev;
+    const nodes = existsSync('/dev/vfio/devices') ? readdirSync('/dev/vfio/devices') : [];
+    const iommu = existsSync('/dev/iommu');
+    const withCdev = ctx.devices.filter((d) => d.cdev !== undefined);
+    ctx.log(
+      `/dev/vfio/devices: ${nodes.join(' ') || 'none'}; /dev/iommu: ${iommu ? 'yes' : 'no'}; ${ctx.devices.map((d) => `${d.bdf} ${d.cdev ?? '-'}`).join(', ')}`,
+    );
+    if (!promised) {
+      if (nodes.length > 0 || iommu) throw new Error(`${name} is not meant to have the VFIO device cdev or /dev/iommu`);
+      return;
+    }
+    if (!iommu) throw new Error('no /dev/iommu (is iommufd loaded?)');
+    if (withCdev.length !== ctx.devices.length) {
+      throw new Error('a device bound to vfio-pci has no vfio-dev node in sysfs');
+    }
+    for (const d of withCdev) {
+      if (!existsSync(d.cdev as string)) throw new Error(`sysfs names ${d.cdev} for ${d.bdf}, but the node is missing`);
     }
   },
 

@@ -29,6 +29,35 @@ describe('parseGuestInfo', () => {
     expect(info.unbound).toEqual([]);
   });
 
+  it('reads the VFIO device cdevs and /dev/iommu of a 6.12 guest ("-" where sysfs has no vfio-dev)', () => {
+    const info = parseGuestInfo(
+      [
+        'device=0000:00:01.0 1234:11e8 1 vfio0',
+        'device=0000:00:02.0 8086:100e 2 -',
+        'kernel=6.12.95+deb12-amd64',
+        'dev_vfio=1 2 devices vfio ',
+        'dev_vfio_devices=vfio0 ',
+        'dev_iommu=yes',
+      ].join('\n'),
+    );
+    expect(info.devices).toEqual([
+      {
+        model: 'edu',
+        pciId: '1234:11e8',
+        bdf: '0000:00:01.0',
+        group: 1,
+        groupPath: '/dev/vfio/1',
+        cdev: '/dev/vfio/devices/vfio0',
+      },
+      { model: 'e1000', pciId: '8086:100e', bdf: '0000:00:02.0', group: 2, groupPath: '/dev/vfio/2' },
+    ]);
+    expect(info.devVfioDevices).toEqual(['vfio0']);
+    expect(info.devIommu).toBe(true);
+    expect(parseGuestInfo('dev_iommu=no\n').devIommu).toBe(false);
+    // Run directories from before init recorded it.
+    expect(parseGuestInfo('kernel=6.1.0-56-amd64\n').devIommu).toBeUndefined();
+  });
+
   it('names the pseries TCE IOMMU and lists devices that could not be bound', () => {
     const info = parseGuestInfo(
       'unbound=0001:00:01.0 8086:100e\nmachine=ppc64le\niommu_class=iommu-phb0000 iommu-phb0001\nmodules=vfio_iommu_spapr_tce\n',
