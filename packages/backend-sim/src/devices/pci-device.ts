@@ -5,6 +5,7 @@
  */
 import { errnoNumber } from '@vfio-ts/uapi';
 import type { DmaWindow, IommuGroup, SimDevice } from '../iommu/iommu-group.js';
+import { iommufdGroupDomain } from '../iommufd/device.js';
 import type { DeviceSpec, SimKernel } from '../kernel.js';
 
 const EFAULT = errnoNumber('EFAULT');
@@ -245,7 +246,8 @@ export abstract class PciDevice implements SimDevice {
       this.dmaStats.dropped++;
       return false;
     }
-    const translator = this.group.dma;
+    // The group's domain: type1's (group.dma) or, for a cdev device attached through iommufd, the HWPT's.
+    const translator = this.group.dma ?? iommufdGroupDomain(this.group);
     const page = this.kernel.pageSize;
     let done = 0;
     let ok = true;

@@ -1,20 +1,22 @@
 // SPDX-License-Identifier: MIT
 /**
- * ≙ drivers/vfio/device_cdev.c and the cdev half of vfio_main.c: `/dev/vfio/devices/vfio<N>` (kernels with
- * CONFIG_VFIO_DEVICE_CDEV: 6.6+, never with SPAPR_TCE_IOMMU). Opening always succeeds; every ioctl but
- * BIND_IOMMUFD, and read/write/mmap, answer EINVAL until a BIND grants access. Semantics are those of 6.6–6.12
- * (no BIND token flag / E2BIG tail check (6.17), no PASID attach (6.13)).
+ * ≙ drivers/vfio/device_cdev.c, the cdev half of vfio_main.c and the physical-device half of drivers/vfio/iommufd.c:
+ * `/dev/vfio/devices/vfio<N>` (kernels with CONFIG_VFIO_DEVICE_CDEV: 6.6+, never with SPAPR_TCE_IOMMU). Opening
+ * always succeeds; every ioctl but BIND_IOMMUFD, and read/write/mmap, answer EINVAL until a BIND grants access.
+ * ATTACH_IOMMUFD_PT attaches (or, when attached, replaces) through iommufd and writes the HWPT ID back; DETACH and
+ * close detach. Semantics are those of 6.6–6.12 (no BIND token flag / E2BIG tail check (6.17), no PASID attach (6.13)).
  */
 import { codec, errnoNumber, minArgsz } from '@vfio-ts/uapi';
 import { type FileOperations, type MmapRequest, SimFile } from '../fd/file.js';
 import {
-  type IommufdCtx,
-  type IommufdDevice,
-  iommufdCtxFromFd,
   iommufdDeviceAttach,
   iommufdDeviceBind,
+  iommufdDeviceDetach,
+  iommufdDeviceReplace,
   iommufdDeviceUnbind,
-} from '../iommufd/main.js';
+} from '../iommufd/device.js';
+import type { IommufdCtx, IommufdDevice } from '../iommufd/iommufd-private.js';
+import { iommufdCtxFromFd } from '../iommufd/main.js';
 import type { SimKernel } from '../kernel.js';
 import type { Process } from '../mm/process.js';
 import type { VfioDevice } from './device.js';
@@ -38,6 +40,8 @@ export class VfioDeviceCdevFile {
   /** The iommufd file whose reference BIND took (≙ df->iommufd). */
   iommufd: SimFile<IommufdCtx> | null = null;
   idev: IommufdDevice | null = null;
+  /** ≙ vdev->iommufd_attached */
+  iommufdAttached = false;
 
   constructor(readonly device: VfioDevice) {}
 
@@ -91,7 +95,7 @@ export function vfioBindIommufdCopyArgs(k: SimKernel, arg: UserArg): BindArgs | 
 }
 
 /** @see vfio_main.c vfio_df_open (cdev: a single open) + vfio_df_device_first_open + iommufd.c vfio_df_iommufd_bind */
-function vfioDfCdevOpen(df: VfioDeviceCdevFile, ictx: IommufdCtx): number {
+function vfioDfCdevOpen(df: VfioDeviceCdevFile, ictx: IommufdCtx, current: Process): number {
   const device = df.device;
   // Only the group path allows a device to be opened more than once.
   if (device.openCount !== 0) return -EINVAL;
@@ -103,7 +107,7 @@ function vfioDfCdevOpen(df: VfioDeviceCdevFile, ictx: IommufdCtx): number {
   }
   const ret = vfioPciCoreOpen(device.pci);
   if (ret !== 0) {
-    iommufdDeviceUnbind(idev);
+    iommufdDeviceUnbind(idev, current);
     device.openCount--;
     return ret;
   }
@@ -112,13 +116,36 @@ function vfioDfCdevOpen(df: VfioDeviceCdevFile, ictx: IommufdCtx): number {
 }
 
 /** @see vfio_main.c vfio_df_close → vfio_df_device_last_close (cdev devices are open once) */
-function vfioDfCdevClose(df: VfioDeviceCdevFile): void {
+function vfioDfCdevClose(df: VfioDeviceCdevFile, current: Process): void {
   const device = df.device;
   device.openCount--;
   vfioPciCoreClose(device.pci);
-  // vfio_iommufd_physical_unbind: detach (never attached here) + iommufd_device_unbind.
-  iommufdDeviceUnbind(df.idev!);
+  vfioIommufdPhysicalUnbind(df, current);
+}
+
+/** @see iommufd.c vfio_iommufd_physical_unbind */
+function vfioIommufdPhysicalUnbind(df: VfioDeviceCdevFile, current: Process): void {
+  if (df.iommufdAttached) {
+    iommufdDeviceDetach(df.idev!);
+    df.iommufdAttached = false;
+  }
+  iommufdDeviceUnbind(df.idev!, current);
   df.idev = null;
+}
+
+/** @see iommufd.c vfio_iommufd_physical_attach_ioas: attach, or replace once attached. */
+function vfioIommufdPhysicalAttachIoas(df: VfioDeviceCdevFile, ptId: { value: number }): number {
+  const rc = df.iommufdAttached ? iommufdDeviceReplace(df.idev!, ptId) : iommufdDeviceAttach(df.idev!, ptId);
+  if (rc !== 0) return rc;
+  df.iommufdAttached = true;
+  return 0;
+}
+
+/** @see iommufd.c vfio_iommufd_physical_detach_ioas: a no-op when not attached. */
+function vfioIommufdPhysicalDetachIoas(df: VfioDeviceCdevFile): void {
+  if (!df.iommufdAttached) return;
+  iommufdDeviceDetach(df.idev!);
+  df.iommufdAttached = false;
 }
 
 /** @see device_cdev.c vfio_df_ioctl_bind_iommufd */
@@ -140,13 +167,13 @@ function vfioDfIoctlBindIommufd(df: VfioDeviceCdevFile, arg: UserArg, current: P
     vfioDeviceUnblockGroup(group);
     return ictxFile;
   }
-  ret = vfioDfCdevOpen(df, ictxFile.privateData);
+  ret = vfioDfCdevOpen(df, ictxFile.privateData, current);
   if (ret === 0) {
     const field = codec('vfio_device_bind_iommufd', k.arch).fields.find((f) => f.name === 'out_devid')!;
     const out = new Uint8Array(field.size);
     new DataView(out.buffer).setUint32(0, df.devid, k.littleEndian);
     if (arg.copyToUser(out, field.offset) < 0) {
-      vfioDfCdevClose(df);
+      vfioDfCdevClose(df, current);
       ret = -EFAULT;
     }
   }
@@ -164,7 +191,7 @@ function vfioDfIoctlBindIommufd(df: VfioDeviceCdevFile, arg: UserArg, current: P
 /** @see device_cdev.c vfio_df_unbind_iommufd (from vfio_device_fops_release) */
 function vfioDfUnbindIommufd(df: VfioDeviceCdevFile, current: Process): void {
   if (!df.accessGranted) return;
-  vfioDfCdevClose(df);
+  vfioDfCdevClose(df, current);
   df.iommufd!.put(current);
   df.iommufd = null;
   df.device.pci.cdevOpened = false;
@@ -172,7 +199,10 @@ function vfioDfUnbindIommufd(df: VfioDeviceCdevFile, current: Process): void {
   vfioDeviceUnblockGroup(df.device.group);
 }
 
-/** @see device_cdev.c vfio_df_ioctl_attach_pt (6.6–6.12: no PASID flag, so any flag → EINVAL) */
+/**
+ * @see device_cdev.c vfio_df_ioctl_attach_pt (6.6–6.12: no PASID flag, so any flag → EINVAL). The HWPT ID goes back
+ * in pt_id; if that copy faults the device is detached altogether (not put back where it was).
+ */
 function vfioDfIoctlAttachPt(df: VfioDeviceCdevFile, arg: UserArg): number {
   const k = df.device.kernel;
   const minsz = minArgsz('VFIO_DEVICE_ATTACH_IOMMUFD_PT', k.arch);
@@ -183,8 +213,17 @@ function vfioDfIoctlAttachPt(df: VfioDeviceCdevFile, arg: UserArg): number {
   );
   if (typeof a === 'number') return a;
   if (a.argsz < minsz || a.flags !== 0) return -EINVAL;
-  // vfio_iommufd_physical_attach_ioas → iommufd_device_attach; never succeeds here (no IOAS/HWPT objects).
-  return iommufdDeviceAttach(df.idev!, a.ptId);
+  const ptId = { value: a.ptId };
+  const ret = vfioIommufdPhysicalAttachIoas(df, ptId);
+  if (ret !== 0) return ret;
+  const field = codec('vfio_device_attach_iommufd_pt', k.arch).fields.find((f) => f.name === 'pt_id')!;
+  const out = new Uint8Array(field.size);
+  new DataView(out.buffer).setUint32(0, ptId.value, k.littleEndian);
+  if (arg.copyToUser(out, field.offset) < 0) {
+    vfioIommufdPhysicalDetachIoas(df);
+    return -EFAULT;
+  }
+  return 0;
 }
 
 /** @see device_cdev.c vfio_df_ioctl_detach_pt: detaching an unattached device is a no-op that returns 0. */
@@ -194,6 +233,7 @@ function vfioDfIoctlDetachPt(df: VfioDeviceCdevFile, arg: UserArg): number {
   const d = arg.copyStructFromUser<{ argsz: number; flags: number }>('vfio_device_detach_iommufd_pt', minsz, k.arch);
   if (typeof d === 'number') return d;
   if (d.argsz < minsz || d.flags !== 0) return -EINVAL;
+  vfioIommufdPhysicalDetachIoas(df);
   return 0;
 }
 

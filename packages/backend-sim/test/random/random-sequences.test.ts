@@ -1,14 +1,32 @@
 // SPDX-License-Identifier: MIT
 /**
  * Seeded random ioctl sequences over several processes, mixed valid and invalid, on every profile. After every
- * step: only VfioSystemError is ever thrown and the kernel's invariants hold; after every run, closing everything
- * returns the machine to baseline (no live page, every group openable again).
+ * step: only VfioSystemError is ever thrown and the kernel's invariants hold (the iommufd model's too: pins,
+ * user/mm locked_vm and pinned_vm, refcounts, no mapping on a freed page); after every run, closing everything
+ * returns the machine to baseline (no live page, no iommufd context, every group openable again).
  */
 import { isSystemError, type Mapping } from '@vfio-ts/core';
-import { codec, type IoctlName, ioctls, type StructName, VFIO_PCI_CONFIG_REGION_INDEX } from '@vfio-ts/uapi';
+import {
+  codec,
+  IOMMU_IOAS_MAP_FIXED_IOVA,
+  IOMMU_IOAS_MAP_READABLE,
+  IOMMU_IOAS_MAP_WRITEABLE,
+  type IoctlName,
+  ioctls,
+  type StructName,
+  VFIO_PCI_CONFIG_REGION_INDEX,
+} from '@vfio-ts/uapi';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SimKernel, type SimProcessBackend } from '../../src/index.js';
+import {
+  iommufdCheckInvariants,
+  iommufdMmLockedVm,
+  iommufdObjects,
+  iommufdStateDigest,
+  liveIommufdContexts,
+  userLockedVm,
+} from '../../src/iommufd/selftest.js';
 import { checkInvariants, livePages, stateDigest } from '../../src/testing/index.js';
 
 type Step = [number, number, number, number, number];
@@ -19,6 +37,12 @@ interface Proc {
 }
 
 const U64_MAX = 2n ** 64n - 1n;
+const RW = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
+const FIXED = IOMMU_IOAS_MAP_FIXED_IOVA;
+/** Operations per step: 0–17 VFIO, 18 an iommufd valid chain, 19 one iommufd command. */
+const OPS = 20;
+/** Steps of several calls, which may fail midway with earlier calls done. */
+const MULTI = [14, 15, 17, 18];
 
 class Runner {
   readonly procs: Proc[] = [];
@@ -31,6 +55,10 @@ class Runner {
   ok = 0;
   /** Successful calls per operation, so the test can prove the sequences reach deep states. */
   readonly okByOp = new Map<number, number>();
+  /** Set by a step whose failure may legitimately leave changes (an unmap that stops at a straddled area). */
+  lenient = false;
+  /** The highest the user's locked_vm got through iommufd pins (proof that pinning is reached). */
+  maxUserLockedVm = 0;
 
   constructor(
     profile: string,
@@ -103,6 +131,9 @@ class Runner {
       k = (k * 1103515245 + 12345) >>> 0;
       if (f.flexible || f.key === 'header') continue;
       if (f.key === 'argsz') value.argsz = [c.size, c.size, c.size - 1, 0, c.size + 64][k % 5];
+      // iommufd commands lead with `__u32 size` (type1's dma_map has a 64-bit `size` further in).
+      else if (f.key === 'size' && f.offset === 0 && f.size === 4)
+        value.size = [c.size, c.size, c.size - 1, 0, c.size + 64][k % 5];
       else if (f.key === 'flags') value.flags = this.flags(k);
       else if (f.size === 8) value[f.key] = [this.iova(k), this.size(k >> 4), this.addr(p, k)][k % 3];
       else if (f.size === 4) value[f.key] = [0, 1, 12, 16, 24, 0xffffffff][k % 6];
@@ -130,7 +161,7 @@ class Runner {
       new DataView(x.buffer).setInt32(0, v, this.kernel.littleEndian);
       return x;
     };
-    switch (op % 18) {
+    switch (op % OPS) {
       case 0:
         p.b.open('/dev/vfio/vfio');
         break;
@@ -197,6 +228,11 @@ class Runner {
         const spec = ioctls[name];
         const kind = d % 7 === 0 ? 'group' : spec.fdKind;
         const fd = this.fdOfKind(p, kind, b);
+        const file = p.b.process.fds.get(fd);
+        // An unmap on an iommufd may stop at a straddled area after removing the ones before it.
+        this.lenient =
+          name === 'IOMMU_IOAS_UNMAP' ||
+          (name === 'VFIO_IOMMU_UNMAP_DMA' && typeof file !== 'number' && file.kind === 'iommufd');
         const arg = spec.arg;
         if (arg.kind === 'struct') io(fd, name, this.fill(arg.struct, d, p));
         else if (arg.kind === 'int') io(fd, name, d % 12);
@@ -225,8 +261,8 @@ class Runner {
         break;
       }
       case 14: {
-        // Drive edu's DMA engine: bus master on, then a transfer to/from a random IOVA.
-        const fd = this.fdOfKind(p, 'device', b);
+        // Drive edu's DMA engine: bus master on, then a transfer to/from a random IOVA (group-obtained or cdev fd).
+        const fd = this.fdOfKind(p, c % 3 === 0 ? 'device-cdev' : 'device', b);
         const w64 = (off: bigint, v: bigint) => {
           const x = new Uint8Array(8);
           new DataView(x.buffer).setBigUint64(0, v, this.kernel.littleEndian);
@@ -268,6 +304,212 @@ class Runner {
       case 17:
         this.validChain(p, b, c, d);
         break;
+      case 18:
+        this.iommufdChain(p, b, c, d);
+        break;
+      case 19:
+        this.iommufdOp(p, b, c, d);
+        break;
+    }
+  }
+
+  /** An IOAS ID of the iommufd at `fd` (or a random small ID). */
+  ioasId(p: Proc, fd: number, r: number): number {
+    try {
+      const ids = iommufdObjects(p.b, fd)
+        .filter(([, t]) => t === 'ioas')
+        .map(([id]) => id);
+      if (ids.length > 0 && r % 7 !== 0) return ids[r % ids.length]!;
+    } catch {
+      // not an iommufd
+    }
+    return r % 8;
+  }
+
+  /**
+   * The iommufd path, stage by stage (each may fail and stop the chain): an iommufd, an IOAS, a device cdev bound
+   * to it and attached to the IOAS (before or after the memory is mapped, so both the lazy and the pinning map run),
+   * memory, a fixed or kernel-chosen mapping.
+   */
+  iommufdChain(p: Proc, b: number, c: number, d: number): void {
+    const arch = this.kernel.arch;
+    const io = (fd: number, name: IoctlName, arg?: Uint8Array | number | bigint) =>
+      p.b.ioctl(fd, ioctls[name].request[arch], arg);
+    const cmd = (name: StructName, value: Record<string, unknown>) => {
+      const x = codec(name, arch);
+      return x.encode({ size: x.size, argsz: x.size, ...value } as never);
+    };
+    let ictx = this.fdOfKind(p, 'iommufd', 1);
+    const file = p.b.process.fds.get(ictx);
+    if (b % 3 === 0 || typeof file === 'number' || file.kind !== 'iommufd') ictx = p.b.open('/dev/iommu');
+    let ioas = this.ioasId(p, ictx, c);
+    if (c % 3 === 0 || ioas === 0) {
+      const a = cmd('iommu_ioas_alloc', {});
+      io(ictx, 'IOMMU_IOAS_ALLOC', a);
+      ioas = codec('iommu_ioas_alloc', arch).decode(a).outIoasId;
+    }
+    const m = p.b.mmap({ length: ((d % 3) + 1) * this.kernel.pageSize });
+    p.maps.push(m);
+    const map = () =>
+      io(
+        ictx,
+        'IOMMU_IOAS_MAP',
+        cmd('iommu_ioas_map', {
+          flags: d % 2 ? RW | FIXED : RW,
+          ioasId: ioas,
+          userVa: m.address,
+          length: BigInt(m.length),
+          iova: BigInt((b % 64) * this.kernel.pageSize),
+        }),
+      );
+    if (d % 4 === 0) map();
+    const dev = p.b.open(`/dev/vfio/devices/vfio${c % this.kernel.vfioDevices.length}`);
+    const bind = codec('vfio_device_bind_iommufd', arch);
+    io(dev, 'VFIO_DEVICE_BIND_IOMMUFD', bind.encode({ argsz: bind.size, iommufd: ictx }));
+    io(dev, 'VFIO_DEVICE_ATTACH_IOMMUFD_PT', cmd('vfio_device_attach_iommufd_pt', { ptId: ioas }));
+    if (d % 4 !== 0) map();
+  }
+
+  /** One iommufd command with values around the interesting edges (IDs, IOVAs, lengths, flags of the pools). */
+  iommufdOp(p: Proc, b: number, c: number, d: number): void {
+    const arch = this.kernel.arch;
+    const io = (fd: number, name: IoctlName, arg?: Uint8Array | number | bigint) =>
+      p.b.ioctl(fd, ioctls[name].request[arch], arg);
+    const cmd = (name: StructName, value: Record<string, unknown>) => {
+      const x = codec(name, arch);
+      return x.encode({ size: x.size, argsz: x.size, ...value } as never);
+    };
+    const ictx = this.fdOfKind(p, 'iommufd', b);
+    const ioas = this.ioasId(p, ictx, d);
+    const flags = [RW | FIXED, RW, IOMMU_IOAS_MAP_READABLE | FIXED, IOMMU_IOAS_MAP_WRITEABLE | FIXED, FIXED, 8 | RW][
+      d % 6
+    ]!;
+    const scratch = p.maps[0];
+    switch (c % 12) {
+      case 0:
+        io(
+          ictx,
+          'IOMMU_IOAS_MAP',
+          cmd('iommu_ioas_map', {
+            flags,
+            ioasId: ioas,
+            userVa: this.addr(p, d),
+            length: this.size(c >> 3),
+            iova: this.iova(b >> 2),
+          }),
+        );
+        break;
+      case 1: {
+        const all = d % 4 === 0;
+        this.lenient = true;
+        io(
+          ictx,
+          'IOMMU_IOAS_UNMAP',
+          cmd('iommu_ioas_unmap', {
+            ioasId: ioas,
+            iova: all ? 0n : this.iova(b >> 2),
+            length: all ? U64_MAX : this.size(c >> 3),
+          }),
+        );
+        break;
+      }
+      case 2:
+        io(ictx, 'IOMMU_DESTROY', cmd('iommu_destroy', { id: d % 8 }));
+        break;
+      case 3:
+        io(
+          this.fdOfKind(p, 'device-cdev', b),
+          'VFIO_DEVICE_ATTACH_IOMMUFD_PT',
+          cmd('vfio_device_attach_iommufd_pt', { ptId: d % 3 === 0 ? d % 8 : ioas }),
+        );
+        break;
+      case 4:
+        io(
+          this.fdOfKind(p, 'device-cdev', b),
+          'VFIO_DEVICE_DETACH_IOMMUFD_PT',
+          cmd('vfio_device_detach_iommufd_pt', {}),
+        );
+        break;
+      case 5:
+        io(
+          ictx,
+          'IOMMU_IOAS_COPY',
+          cmd('iommu_ioas_copy', {
+            flags,
+            dstIoasId: this.ioasId(p, ictx, b),
+            srcIoasId: ioas,
+            length: this.size(c >> 3),
+            srcIova: this.iova(b >> 2),
+            dstIova: this.iova(d >> 2),
+          }),
+        );
+        break;
+      case 6: {
+        const r = codec('iommu_iova_range', arch);
+        const start = this.iova(b >> 2);
+        if (scratch !== undefined)
+          scratch.bytes.set(r.encode({ start, last: BigInt.asUintN(64, start + this.size(c >> 3)) }));
+        io(
+          ictx,
+          'IOMMU_IOAS_ALLOW_IOVAS',
+          cmd('iommu_ioas_allow_iovas', {
+            ioasId: ioas,
+            numIovas: d % 3 === 0 ? 0 : 1,
+            allowedIovas: scratch?.address ?? 0n,
+          }),
+        );
+        break;
+      }
+      case 7:
+        io(
+          ictx,
+          'IOMMU_IOAS_IOVA_RANGES',
+          cmd('iommu_ioas_iova_ranges', { ioasId: ioas, numIovas: d % 4, allowedIovas: scratch?.address ?? 0n }),
+        );
+        break;
+      case 8:
+        io(
+          ictx,
+          'IOMMU_OPTION',
+          cmd('iommu_option', { optionId: d % 3, op: b % 2, objectId: d % 2 ? ioas : 0, val64: BigInt(c % 3) }),
+        );
+        break;
+      case 9:
+        io(
+          ictx,
+          'IOMMU_HWPT_ALLOC',
+          cmd('iommu_hwpt_alloc', { flags: [0, 0, 1, 2, 4][d % 5], devId: b % 8, ptId: ioas }),
+        );
+        break;
+      case 10:
+        io(ictx, 'IOMMU_VFIO_IOAS', cmd('iommu_vfio_ioas', { op: d % 4, ioasId: ioas }));
+        break;
+      case 11: {
+        // The VFIO container numbers iommufd answers (on its compat IOAS).
+        const map = codec('vfio_iommu_type1_dma_map', arch);
+        const unmap = codec('vfio_iommu_type1_dma_unmap', arch);
+        if (d % 3 === 0)
+          io(
+            ictx,
+            'VFIO_IOMMU_MAP_DMA',
+            map.encode({
+              argsz: map.size,
+              flags: this.flags(b),
+              vaddr: this.addr(p, b),
+              iova: this.iova(d),
+              size: this.size(c >> 3),
+            }),
+          );
+        else if (d % 3 === 1) {
+          this.lenient = true;
+          io(
+            ictx,
+            'VFIO_IOMMU_UNMAP_DMA',
+            unmap.encode({ argsz: unmap.size, flags: (b % 2) * 2, iova: this.iova(d), size: this.size(c >> 3) }),
+          );
+        } else io(ictx, 'VFIO_SET_IOMMU', [1, 3, 7][b % 3]!);
+        break;
+      }
     }
   }
 
@@ -316,30 +558,40 @@ class Runner {
   }
 
   run(steps: Step[]): void {
+    const k = this.kernel;
+    const digest = () => stateDigest(k) + iommufdStateDigest(k);
     for (const s of steps) {
+      const op = s[0] % OPS;
       // Failed single calls must change nothing (multi-call steps — valid chains, DMA kicks, exits — may fail midway).
-      const single = ![14, 15, 17].includes(s[0] % 18);
+      const single = !MULTI.includes(op);
       // sPAPR legitimately keeps state from failed calls (the lazily created default window stays when MAP_DMA fails).
-      const before = single && this.checkLockedVm ? stateDigest(this.kernel) : '';
+      const before = single && this.checkLockedVm ? digest() : '';
+      this.lenient = false;
       try {
         this.step(s);
         this.ok++;
-        this.okByOp.set(s[0] % 18, (this.okByOp.get(s[0] % 18) ?? 0) + 1);
+        this.okByOp.set(op, (this.okByOp.get(op) ?? 0) + 1);
       } catch (e) {
         if (!isSystemError(e)) throw e;
         this.errors.set(e.code, (this.errors.get(e.code) ?? 0) + 1);
-        if (before !== '' && stateDigest(this.kernel) !== before)
+        if (before !== '' && !this.lenient && digest() !== before)
           throw new Error(`failed step ${JSON.stringify(s)} (${e.message}) changed kernel state`);
       }
-      const problems = checkInvariants(
-        this.kernel,
-        this.checkLockedVm ? undefined : (pid) => this.kernel.processes.get(pid)!.lockedVm,
-      );
+      this.maxUserLockedVm = Math.max(this.maxUserLockedVm, userLockedVm(k));
+      const problems = [
+        ...checkInvariants(k, (pid) =>
+          this.checkLockedVm ? iommufdMmLockedVm(k, pid) : k.processes.get(pid)!.lockedVm,
+        ),
+        ...iommufdCheckInvariants(k),
+      ];
       if (problems.length > 0) throw new Error(`after step ${JSON.stringify(s)}: ${problems.join('; ')}`);
     }
     for (const p of this.procs) p.b.exit();
-    expect(livePages(this.kernel)).toBe(0);
-    expect(checkInvariants(this.kernel)).toEqual([]);
+    expect(livePages(k)).toBe(0);
+    expect(checkInvariants(k)).toEqual([]);
+    expect(iommufdCheckInvariants(k)).toEqual([]);
+    expect(liveIommufdContexts(k)).toBe(0);
+    expect(userLockedVm(k)).toBe(0);
     const fresh = this.kernel.createProcess();
     for (const id of this.groupIds) fresh.open(`/dev/vfio/${id}`);
     fresh.exit();
@@ -366,6 +618,7 @@ describe('random ioctl sequences keep every invariant', () => {
       const totals = new Map<string, number>();
       let ok = 0;
       let steps = 0;
+      let pinnedRuns = 0;
       const okByOp = new Map<number, number>();
       fc.assert(
         fc.property(runArb, (seq) => {
@@ -373,6 +626,7 @@ describe('random ioctl sequences keep every invariant', () => {
           r.run(seq as Step[]);
           ok += r.ok;
           steps += r.steps;
+          if (r.maxUserLockedVm > 0) pinnedRuns++;
           for (const [k, v] of r.errors) totals.set(k, (totals.get(k) ?? 0) + v);
           for (const [k, v] of r.okByOp) okByOp.set(k, (okByOp.get(k) ?? 0) + v);
         }),
@@ -384,10 +638,22 @@ describe('random ioctl sequences keep every invariant', () => {
       expect(totals.get('EBADF') ?? 0).toBeGreaterThan(0);
       if (process.env.VFIO_TS_SIM_STATS)
         console.log(
-          JSON.stringify({ profile, steps, ok, errors: [...totals], okByOp: [...okByOp].sort((x, y) => x[0] - y[0]) }),
+          JSON.stringify({
+            profile,
+            steps,
+            ok,
+            pinnedRuns,
+            errors: [...totals],
+            okByOp: [...okByOp].sort((x, y) => x[0] - y[0]),
+          }),
         );
       // Attaching groups, setting an IOMMU and opening devices must succeed often enough to explore past them.
       for (const op of [3, 6, 17]) expect(okByOp.get(op) ?? 0, `op ${op}`).toBeGreaterThan(20);
+      // On the cdev profile the iommufd chain and commands must get through, and pin, often enough to matter.
+      if (profile === 'x86_64-q35-6.12') {
+        for (const op of [18, 19]) expect(okByOp.get(op) ?? 0, `op ${op}`).toBeGreaterThan(200);
+        expect(pinnedRuns).toBeGreaterThan(100);
+      }
     });
   }
 });
