@@ -36,6 +36,8 @@ export const kernelTestModules: readonly KernelTestModule[] = [
   // The VFIO device cdev and /dev/iommu (scenarios 65-66). Everywhere: on kernels without them (6.1, sPAPR) every
   // case is skipped with that reason, which is itself a check that the guest is what the simulator thinks.
   { name: 'cdev', path: here('../kernel-tests/cdev/cdev.ts') },
+  // iommufd IOAS_* through a bound cdev (scenario 67), incl. edu DMA through an IOAS. Skips where cdev is absent.
+  { name: 'iommufd-ioas', path: here('../kernel-tests/iommufd/ioas.ts') },
   { name: 'backend-koffi-sequence', path: here('../../backend-koffi/test/kernel/sequence.ts') },
   // The typed API's edu driver (packages/core): identification, factorial, interrupts, DMA through each IOMMU.
   { name: 'core-edu-driver', path: here('../../core/test/kernel/edu-driver.ts') },
