@@ -37,6 +37,7 @@ async function testKernel(
   verbose: boolean,
 ): Promise<number> {
   let bad = 0;
+  let cases = 0;
   const started = Date.now();
   const notRunLines: string[] = [];
   for (const guest of selected) {
@@ -51,22 +52,32 @@ async function testKernel(
       continue;
     }
     for (const boot of planBoots(plan.run)) {
-      bad += await bootAndReport(guest, boot, plan.caseFilter, keep, verbose);
+      const outcome = await bootAndReport(guest, boot, plan.caseFilter, keep, verbose);
+      bad += outcome.problems;
+      cases += outcome.cases;
     }
   }
   for (const line of notRunLines) console.log(`== not run: ${line}`);
+  // A selection that ran no case at all proves nothing: say so and fail.
+  if (bad === 0 && cases === 0) {
+    console.log(`== test-kernel ran no case${filter !== undefined ? ` (--filter '${filter}')` : ''}`);
+    bad = 1;
+  }
   console.log(`== test-kernel ${bad === 0 ? 'passed' : 'FAILED'} in ${seconds(Date.now() - started)}`);
   return bad === 0 ? 0 : 1;
 }
 
-/** Runs one boot and prints it; returns the number of problems (failed or interrupted cases, or a guest error). */
+/**
+ * Runs one boot and prints it; returns the number of problems (failed or interrupted cases, or a guest error) and
+ * of cases the guest listed.
+ */
 async function bootAndReport(
   guest: GuestName,
   modules: readonly KernelTestModule[],
   filter: string | undefined,
   keep: boolean,
   verbose: boolean,
-): Promise<number> {
+): Promise<{ problems: number; cases: number }> {
   console.log(`== ${guest} (${guests[guest].description}): booting with ${modules.map((m) => m.name).join(', ')}`);
   const mode = modules.find((m) => m.devVfioMode !== undefined)?.devVfioMode;
   try {
@@ -118,10 +129,10 @@ async function bootAndReport(
         ` — boot ${seconds(run.timings.bootMs)}, tests ${seconds(run.timings.entryMs)}, total ${seconds(run.timings.totalMs)}`,
     );
     if (problems > 0) console.log(`   run directory kept: ${run.runDir}`);
-    return problems;
+    return { problems, cases: s.passed + s.failed + s.skipped + s.interrupted };
   } catch (error) {
     console.log(`   ${guest}: ERROR ${(error as Error).message}`);
-    return 1;
+    return { problems: 1, cases: 0 };
   }
 }
 

@@ -38,7 +38,8 @@ export interface GuestDevice {
   readonly groupPath: string;
   /**
    * `/dev/vfio/devices/vfioN`, when the kernel has the VFIO device cdev (CONFIG_VFIO_DEVICE_CDEV, 6.6+): in a
-   * guest, N is what `/sys/bus/pci/devices/<bdf>/vfio-dev/` names. Absent otherwise.
+   * guest, N is what `/sys/bus/pci/devices/<bdf>/vfio-dev/` names (there since 6.1) and the node exists. Absent
+   * otherwise.
    */
   readonly cdev?: string;
 }

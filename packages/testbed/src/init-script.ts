@@ -54,9 +54,10 @@ for dev in /sys/bus/pci/devices/*; do
     echo $bdf > /sys/bus/pci/drivers_probe
     group=$(basename "$(readlink $dev/iommu_group)" 2>/dev/null)
     driver=$(basename "$(readlink $dev/driver)" 2>/dev/null)
-    # The VFIO device cdev (CONFIG_VFIO_DEVICE_CDEV, 6.6+): /sys/bus/pci/devices/$bdf/vfio-dev/vfioN names
-    # /dev/vfio/devices/vfioN; "-" when the kernel has none.
+    # The VFIO device cdev: /sys/bus/pci/devices/$bdf/vfio-dev/vfioN names /dev/vfio/devices/vfioN. The sysfs entry
+    # is there on every kernel since 6.1, the node only with CONFIG_VFIO_DEVICE_CDEV (6.6+): "-" without the node.
     cdev=$(ls $dev/vfio-dev 2>/dev/null | head -n 1)
+    if [ -z "$cdev" ] || [ ! -c "/dev/vfio/devices/$cdev" ]; then cdev=; fi
     if [ "$driver" = vfio-pci ]; then
       echo "device=$bdf $id $group \${cdev:--}" >> $info
     else

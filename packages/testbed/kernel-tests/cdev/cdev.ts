@@ -57,7 +57,7 @@ interface Edu {
 function eduCdev(ctx: KernelTestContext): Edu {
   const device = ctx.devices.find((d) => d.model === 'edu') ?? ctx.skip('no edu device is bound to vfio-pci');
   if (device.cdev === undefined) {
-    return ctx.skip(`no /dev/vfio/devices node for ${device.bdf} (no vfio-dev in its sysfs): ${noCdev}`);
+    return ctx.skip(`no /dev/vfio/devices node for ${device.bdf}: ${noCdev}`);
   }
   return { device, cdev: device.cdev };
 }
