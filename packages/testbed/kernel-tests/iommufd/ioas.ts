@@ -294,6 +294,73 @@ export const iommufdIoas = defineKernelTests('iommufd-ioas', {
         map({});
       }),
 
+  'IOAS_MAP with no device attached pins nothing: a writeable map of read-only memory maps, the ATTACH that pins it -> EFAULT':
+    (backend, ctx) =>
+      withBound(backend, ctx, async (b) => {
+        const ioas = ioasAlloc(backend, b);
+        const sys = systemConstants(backend.arch as Arch);
+        // Read-only memory, mapped for device writes: only a domain makes the kernel pin (FOLL_WRITE) and so refuse it.
+        // (An unmapped VA would not do on a real process: node reuses freed address space at once.)
+        const ro = backend.mmap({ length: 2 * backend.pageSize, prot: sys.PROT_READ });
+        b.cleanup.unshift(() => backend.munmap(ro));
+        ioasMap(backend, b, ioas, ro, { iova: IOVA });
+        await expectErrno('EFAULT', 'ATTACH to an IOAS mapping read-only memory writeable', () =>
+          attach(backend, b, ioas),
+        );
+        ioasUnmap(backend, b, ioas, IOVA, BigInt(ro.length));
+        attach(backend, b, ioas);
+      }),
+
+  'IOAS_IOVA_RANGES: all of IOVA space, alignment 1 while empty; 4 KiB alignment and the MSI window cut out once attached':
+    (backend, ctx) =>
+      withBound(backend, ctx, async (b) => {
+        const ioas = ioasAlloc(backend, b);
+        const out = memory(backend, b, 1);
+        const range = codec('iommu_iova_range', backend.arch as Arch);
+        const ranges = (): { alignment: bigint; list: { start: bigint; last: bigint }[] } => {
+          const r = structIoctl(backend, b.iommufd, 'IOMMU_IOAS_IOVA_RANGES', 'iommu_ioas_iova_ranges', {
+            ioasId: ioas,
+            numIovas: 8,
+            allowedIovas: out.address,
+          });
+          const n = Number(r.numIovas);
+          check(n >= 1 && n <= 8, `IOVA_RANGES reports ${n} ranges`);
+          const list = Array.from({ length: n }, (_, i) =>
+            range.decode(out.bytes.slice(i * range.size, (i + 1) * range.size)),
+          );
+          return { alignment: r.outIovaAlignment as bigint, list };
+        };
+        const empty = ranges();
+        check(
+          empty.alignment === 1n &&
+            empty.list.length === 1 &&
+            empty.list[0]!.start === 0n &&
+            empty.list[0]!.last === U64_MAX,
+          `fresh IOAS: alignment ${empty.alignment}, ranges ${JSON.stringify(empty.list, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))}`,
+        );
+        attach(backend, b, ioas);
+        const attached = ranges();
+        check(attached.alignment === BigInt(backend.pageSize), `attached IOAS alignment ${attached.alignment}`);
+        // x86's interrupt window (0xfee00000, IOMMU_RESV_MSI) is reserved once an intel-iommu domain is attached.
+        const msi = 0xfee0_0000n;
+        check(
+          attached.list.every((r) => msi < r.start || msi > r.last),
+          `the MSI window is inside an allowed range: ${attached.list.map((r) => `0x${r.start.toString(16)}-0x${r.last.toString(16)}`).join(', ')}`,
+        );
+        await expectErrno('EMSGSIZE', 'IOVA_RANGES with room for none', () =>
+          structIoctl(backend, b.iommufd, 'IOMMU_IOAS_IOVA_RANGES', 'iommu_ioas_iova_ranges', {
+            ioasId: ioas,
+            numIovas: 0,
+            allowedIovas: out.address,
+          }),
+        );
+      }),
+
+  'DESTROY of the bound device object -> EBUSY': (backend, ctx) =>
+    withBound(backend, ctx, async (b) => {
+      await expectErrno('EBUSY', 'DESTROY of the device object while bound', () => destroy(backend, b, b.devid));
+    }),
+
   'DMA through the IOAS: edu copies RAM -> device -> RAM at an IOAS_MAP IOVA; after UNMAP it is blocked': {
     timeoutMs: 120_000,
     run: (backend, ctx) =>
