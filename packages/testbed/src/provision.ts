@@ -394,7 +394,7 @@ function installPpcNode(rootDir: string, log: (line: string) => void): void {
 }
 
 function installPpcKoffi(rootDir: string, log: (line: string) => void): void {
-  // The same koffi version the host resolves, so a test behaves the same in both guests.
+  // The same koffi version the host resolves, so a test behaves the same in every guest.
   const hostModules = hostKoffiModules();
   const version =
     hostModules !== ''
