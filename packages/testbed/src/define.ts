@@ -122,3 +122,17 @@ export function notApplicable(
   }
   return undefined;
 }
+
+/**
+ * For kernel test cases: `fn` must fail with the Node-style system error `code` (`'EINVAL'`); success or another
+ * error fails the case, saying what happened instead.
+ */
+export async function expectErrno(code: string, what: string, fn: () => unknown): Promise<void> {
+  try {
+    await fn();
+  } catch (error) {
+    if ((error as { code?: unknown }).code === code) return;
+    throw new Error(`${what}: expected ${code}, got ${(error as Error).message}`);
+  }
+  throw new Error(`${what}: expected ${code}, but it succeeded`);
+}

@@ -13,7 +13,7 @@
 import type { Backend } from '@vfio-ts/core';
 import * as uapi from '@vfio-ts/uapi';
 import { codec, type IoctlName, ioctlNumber, minArgsz, systemConstants } from '@vfio-ts/uapi';
-import { defineKernelTests, type KernelTestContext } from '../../src/define.js';
+import { defineKernelTests, expectErrno, type KernelTestContext } from '../../src/define.js';
 import type { GuestDevice } from '../../src/devices.js';
 
 type Arch = Parameters<typeof ioctlNumber>[1];
@@ -23,16 +23,6 @@ const noCdev =
 
 function call(backend: Backend, fd: number, name: IoctlName, arg?: Uint8Array | number): number {
   return backend.ioctl(fd, ioctlNumber(name, backend.arch as Arch), arg, { name });
-}
-
-async function expectErrno(code: string, what: string, fn: () => unknown): Promise<void> {
-  try {
-    await fn();
-  } catch (error) {
-    if ((error as { code?: unknown }).code === code) return;
-    throw new Error(`${what}: expected ${code}, got ${(error as Error).message}`);
-  }
-  throw new Error(`${what}: expected ${code}, but it succeeded`);
 }
 
 /** The errno name a call fails with (for answers the kernel decides and the case records), or 'success'. */

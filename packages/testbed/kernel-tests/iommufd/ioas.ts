@@ -9,7 +9,7 @@
 import type { Backend, Mapping } from '@vfio-ts/core';
 import * as uapi from '@vfio-ts/uapi';
 import { codec, type IoctlName, ioctlNumber, type StructName, systemConstants } from '@vfio-ts/uapi';
-import { defineKernelTests, type KernelTestContext } from '../../src/define.js';
+import { defineKernelTests, expectErrno, type KernelTestContext } from '../../src/define.js';
 
 type Arch = Parameters<typeof ioctlNumber>[1];
 type Fields = Record<string, number | bigint>;
@@ -34,16 +34,6 @@ function structIoctl(backend: Backend, fd: number, name: IoctlName, struct: Stru
 /** The ioctl with a raw buffer: for sizes and tails the codec would not produce. */
 function rawIoctl(backend: Backend, fd: number, name: IoctlName, bytes: Uint8Array): number {
   return backend.ioctl(fd, ioctlNumber(name, backend.arch as Arch), bytes, { name });
-}
-
-async function expectErrno(code: string, what: string, fn: () => unknown): Promise<void> {
-  try {
-    await fn();
-  } catch (error) {
-    if ((error as { code?: unknown }).code === code) return;
-    throw new Error(`${what}: expected ${code}, got ${(error as Error).message}`);
-  }
-  throw new Error(`${what}: expected ${code}, but it succeeded`);
 }
 
 function check(condition: boolean, message: string): void {

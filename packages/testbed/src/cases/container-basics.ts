@@ -7,7 +7,7 @@
 import type { Backend } from '@vfio-ts/core';
 import * as uapi from '@vfio-ts/uapi';
 import { codec, type IoctlName, ioctlNumber, systemConstants } from '@vfio-ts/uapi';
-import { defineKernelTests, type KernelTestContext } from '../define.js';
+import { defineKernelTests, expectErrno, type KernelTestContext } from '../define.js';
 
 type Arch = Parameters<typeof ioctlNumber>[1];
 
@@ -20,16 +20,6 @@ function iommuTypes(arch: string): { yes: number; no: number; yesName: string } 
 
 function call(backend: Backend, fd: number, name: IoctlName, arg?: Uint8Array | number): number {
   return backend.ioctl(fd, ioctlNumber(name, backend.arch as Arch), arg, { name });
-}
-
-async function expectErrno(code: string, what: string, fn: () => unknown): Promise<void> {
-  try {
-    await fn();
-  } catch (error) {
-    if ((error as { code?: unknown }).code === code) return;
-    throw new Error(`${what}: expected ${code}, got ${(error as Error).message}`);
-  }
-  throw new Error(`${what}: expected ${code}, but it succeeded`);
 }
 
 function firstGroup(ctx: KernelTestContext): string {
