@@ -198,7 +198,7 @@ function regionInfo(backend: Backend, device: number, index: number): Region {
 }
 
 /** edu's registers through pread/pwrite on BAR0 (vfio-pci turns aligned 4/8-byte accesses into MMIO of that size). */
-class Edu {
+export class Edu {
   readonly #le: boolean;
   constructor(
     readonly backend: Backend,
@@ -243,8 +243,11 @@ class Edu {
   }
 }
 
-/** Device info, config space and BAR0, common to every IOMMU model. */
-function probeDevice(backend: Backend, device: number): Edu {
+/**
+ * Device info, config space and BAR0, common to every IOMMU model (and to a cdev fd once bound: the iommufd suite
+ * in packages/testbed uses it).
+ */
+export function probeDevice(backend: Backend, device: number): Edu {
   const info = structIoctl(backend, device, 'VFIO_DEVICE_GET_INFO', 'vfio_device_info');
   check((info.flags & k('VFIO_DEVICE_FLAGS_PCI')) !== 0, 'edu is not reported as a PCI device');
   check(info.numRegions > k('VFIO_PCI_CONFIG_REGION_INDEX'), `only ${info.numRegions} regions`);

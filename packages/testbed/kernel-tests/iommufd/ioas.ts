@@ -9,6 +9,7 @@
 import type { Backend, Mapping } from '@vfio-ts/core';
 import * as uapi from '@vfio-ts/uapi';
 import { codec, type IoctlName, ioctlNumber, type StructName, systemConstants } from '@vfio-ts/uapi';
+import { probeDevice } from '../../../backend-koffi/test/kernel/sequence.js';
 import { defineKernelTests, expectErrno, type KernelTestContext } from '../../src/define.js';
 
 type Arch = Parameters<typeof ioctlNumber>[1];
@@ -357,7 +358,7 @@ export const iommufdIoas = defineKernelTests('iommufd-ioas', {
       withBound(backend, ctx, async (b) => {
         const ioas = ioasAlloc(backend, b);
         attach(backend, b, ioas);
-        const edu = probeEdu(backend, b.device);
+        const edu = probeDevice(backend, b.device);
         const mem = memory(backend, b, 1);
         ioasMap(backend, b, ioas, mem, { iova: IOVA });
         const data = Uint8Array.from({ length: 256 }, (_, i) => (i * 7 + 3) & 0xff);
@@ -380,61 +381,3 @@ export const iommufdIoas = defineKernelTests('iommufd-ioas', {
       }),
   },
 });
-
-// --- edu through pread/pwrite on its device fd (drivers/misc in QEMU: hw/misc/edu.c) ------------------------------
-/** edu's identification register: major 1, minor 0, 0xed; its registers and DMA engine (hw/misc/edu.c). */
-const EDU_IDENT = 0x010000ed;
-const EDU = { ident: 0x00, dmaSrc: 0x80, dmaDst: 0x88, dmaCount: 0x90, dmaCmd: 0x98, buffer: 0x40000n } as const;
-const EDU_DMA_START = 1;
-const EDU_DMA_TO_RAM = 2;
-/** PCI config space (include/uapi/linux/pci_regs.h, not part of the VFIO uapi): PCI_COMMAND and its enable bits. */
-const PCI_COMMAND = 0x04;
-const PCI_COMMAND_MEMORY = 0x2;
-const PCI_COMMAND_MASTER = 0x4;
-
-interface RawEdu {
-  dma(direction: 'to-device' | 'to-ram', iova: bigint, count: number): Promise<void>;
-}
-
-function probeEdu(backend: Backend, device: number): RawEdu {
-  const region = (index: number) =>
-    structIoctl(backend, device, 'VFIO_DEVICE_GET_REGION_INFO', 'vfio_region_info', { index });
-  const config = region(uapi.VFIO_PCI_CONFIG_REGION_INDEX).offset as bigint;
-  const bar0 = region(uapi.VFIO_PCI_BAR0_REGION_INDEX).offset as bigint;
-  // Memory decoding and bus mastering on: without them MMIO reads float and DMA silently does nothing.
-  const command = new Uint8Array(2);
-  backend.pread(device, command, config + BigInt(PCI_COMMAND));
-  const view = new DataView(command.buffer);
-  view.setUint16(0, view.getUint16(0, true) | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, true);
-  check(backend.pwrite(device, command, config + BigInt(PCI_COMMAND)) === 2, 'short config write');
-  // edu is native-endian to the emulated CPU; vfio-pci passes MMIO bytes through as the device presents them.
-  const le = backend.arch !== 'ppc64le';
-  const read32 = (register: number): number => {
-    const buffer = new Uint8Array(4);
-    check(backend.pread(device, buffer, bar0 + BigInt(register)) === 4, 'short BAR0 read');
-    return new DataView(buffer.buffer).getUint32(0, le);
-  };
-  const write = (register: number, value: bigint, bytes: 4 | 8): void => {
-    const buffer = new Uint8Array(bytes);
-    const dv = new DataView(buffer.buffer);
-    if (bytes === 4) dv.setUint32(0, Number(value), le);
-    else dv.setBigUint64(0, value, le);
-    check(backend.pwrite(device, buffer, bar0 + BigInt(register)) === bytes, 'short BAR0 write');
-  };
-  const ident = read32(EDU.ident);
-  check(ident === EDU_IDENT, `edu identification reads 0x${ident.toString(16)}, expected 0x${EDU_IDENT.toString(16)}`);
-  return {
-    async dma(direction, iova, count) {
-      write(EDU.dmaSrc, direction === 'to-device' ? iova : EDU.buffer, 8);
-      write(EDU.dmaDst, direction === 'to-device' ? EDU.buffer : iova, 8);
-      write(EDU.dmaCount, BigInt(count), 4);
-      write(EDU.dmaCmd, BigInt(EDU_DMA_START | (direction === 'to-ram' ? EDU_DMA_TO_RAM : 0)), 4);
-      // edu runs the transfer from a QEMU timer (about 100 ms of virtual time): poll the busy bit.
-      const deadline = Date.now() + 10_000;
-      while ((read32(EDU.dmaCmd) & EDU_DMA_START) !== 0) {
-        check(Date.now() < deadline, 'edu DMA did not complete within 10 s');
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    },
-  };
-}
