@@ -8,6 +8,7 @@ export { type BundleOptions, bundleEntry } from './bundle.js';
 export {
   defineGuestChecks,
   defineKernelTests,
+  expectErrno,
   type GuestCheckFn,
   isKernelTestSuite,
   type KernelTestCase,
